@@ -1,0 +1,39 @@
+# Switchboard: `make dev` runs the platform on this machine, `make test` runs every check CI runs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# uv from PyPI when it is not installed yet (`python3 -m uv` works wherever the wheel landed).
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+SOURCES := $(wildcard libs/*/src services/*/src)
+BENCHES := $(wildcard libs/*/bench/bench_*.py services/*/bench/bench_*.py)
+
+.PHONY: help uv sync dev test lint typecheck pytest bench members
+
+help:
+	@echo "make dev    run NATS, every service and the provider emulators (no credentials needed)"
+	@echo "make test   lint, type-check and run the whole test suite"
+	@echo "make bench  print the performance figures"
+
+uv:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
+
+sync: uv
+	@$(UV) sync --all-packages --locked --quiet
+
+lint: sync
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+typecheck: sync
+	$(UV) run mypy $(SOURCES)
+
+pytest: sync
+	$(UV) run pytest -q libs services
+
+test: lint typecheck pytest
+
+bench: sync
+	@set -e; for bench in $(BENCHES); do echo; echo "== $$bench"; $(UV) run python $$bench; done
+
+dev: sync
+	$(UV) run switchboard-dev

@@ -1,0 +1,77 @@
+"""The call record: one msgpack value per call in the KV bucket `calls`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+import msgspec
+
+RECORD_SCHEMA_VERSION = 1
+
+
+class CallStatus(StrEnum):
+    """Where a call is; the first five are live, the rest final."""
+
+    QUEUED = "queued"
+    INITIATED = "initiated"
+    RINGING = "ringing"
+    IN_PROGRESS = "in-progress"
+    COMPLETED = "completed"
+    BUSY = "busy"
+    FAILED = "failed"
+    NO_ANSWER = "no-answer"
+    CANCELED = "canceled"
+
+    @property
+    def final(self) -> bool:
+        """Whether the call is over."""
+        return self in _FINAL
+
+
+_FINAL = frozenset(
+    {CallStatus.COMPLETED, CallStatus.BUSY, CallStatus.FAILED, CallStatus.NO_ANSWER, CallStatus.CANCELED}
+)
+_ORDER = {status: index for index, status in enumerate(CallStatus)}
+
+
+def may_move(current: CallStatus, new: CallStatus) -> bool:
+    """Whether a call may go from `current` to `new`: never back, never out of a final status."""
+    if current.final:
+        return False
+    return new.final or _ORDER[new] > _ORDER[current]
+
+
+class CallRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Everything the platform knows about one call; updated with compare-and-set."""
+
+    call_id: str
+    direction: Literal["inbound", "outbound"]
+    transport: Literal["twilio", "livekit"] = "twilio"
+    to_number: str
+    from_number: str
+    profile: str
+    profile_revision: int = 0
+    status: CallStatus = CallStatus.QUEUED
+    status_sequence: int = -1
+    provider_call_id: str = ""
+    stream_id: str = ""
+    answered_by: str = ""
+    created_ns: int = 0
+    answered_ns: int = 0
+    ended_ns: int = 0
+    ended_reason: str = ""
+    max_duration_s: int = 0
+    metadata: dict[str, str] = msgspec.field(default_factory=dict)
+    captured: dict[str, Any] = msgspec.field(default_factory=dict)
+    agent_state: dict[str, Any] = msgspec.field(default_factory=dict)
+    result: str = ""
+    v: int = RECORD_SCHEMA_VERSION
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds from answer to end (0 if never answered)."""
+        if not self.answered_ns:
+            return 0.0
+        end = self.ended_ns or self.answered_ns
+        return max(0.0, (end - self.answered_ns) / 1e9)

@@ -1,0 +1,50 @@
+"""Stateful conversion of one stream of audio payloads from one bus format to another."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from switchboard.common.audio import PcmToUlaw, StreamResampler, UlawToPcm
+from switchboard.common.bus.formats import AudioFormat
+
+
+class Conversion(Protocol):
+    """Payload bytes of one format in, payload bytes of another out; carries filter state between calls."""
+
+    def process(self, payload: bytes) -> bytes:
+        """Convert one payload."""
+        ...
+
+    def reset(self) -> None:
+        """Forget the filter state (a new, unrelated stream starts)."""
+        ...
+
+
+class _PcmResample:
+    """PCM16 → PCM16 at another rate."""
+
+    def __init__(self, src: AudioFormat, dst: AudioFormat) -> None:
+        self._resampler = StreamResampler(src.rate, dst.rate)
+
+    def process(self, payload: bytes) -> bytes:
+        if len(payload) % 2:
+            raise ValueError("a PCM16 payload has an even number of bytes")
+        return self._resampler.process(np.frombuffer(payload, dtype="<i2")).astype("<i2").tobytes()
+
+    def reset(self) -> None:
+        self._resampler.reset()
+
+
+def conversion(src: AudioFormat, dst: AudioFormat) -> Conversion:
+    """The conversion from `src` to `dst` (they must differ)."""
+    if src is dst:
+        raise ValueError(f"nothing to convert: {src} → {dst}")
+    if src is AudioFormat.PCMU8K and dst in (AudioFormat.PCM16K, AudioFormat.PCM24K):
+        return UlawToPcm(dst.rate)
+    if dst is AudioFormat.PCMU8K and src in (AudioFormat.PCM16K, AudioFormat.PCM24K):
+        return PcmToUlaw(src.rate)
+    if AudioFormat.PCMU8K in (src, dst):
+        raise ValueError(f"unsupported conversion {src} → {dst}")
+    return _PcmResample(src, dst)
