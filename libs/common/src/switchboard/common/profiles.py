@@ -1,0 +1,86 @@
+"""Agent profiles: what an agent says and how; validated by call-control, stored in the KV bucket `profiles`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from nats.js.errors import KeyNotFoundError
+from nats.js.kv import KeyValue
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from switchboard.common.bus.formats import AudioFormat
+from switchboard.common.errors import ConfigError, ErrorCategory, SwitchboardError
+
+Provider = Literal["openai", "gemini"]
+ToolName = Literal["end_call", "transfer_call", "send_dtmf"]
+
+PROVIDER_AUDIO: dict[str, tuple[AudioFormat, AudioFormat]] = {
+    "openai": (AudioFormat.PCM24K, AudioFormat.PCM24K),
+    "gemini": (AudioFormat.PCM16K, AudioFormat.PCM24K),
+}
+"""The (input, output) audio formats of each provider's agents: what they subscribe to and publish."""
+
+
+class TurnDetection(BaseModel):
+    """How the model decides that the caller started or finished speaking."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["server_vad", "semantic_vad"] = "server_vad"
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    prefix_padding_ms: int = Field(default=300, ge=0, le=2000)
+    silence_duration_ms: int = Field(default=500, ge=100, le=5000)
+    eagerness: Literal["low", "medium", "high", "auto"] = "auto"
+
+
+class Profile(BaseModel):
+    """One agent: provider and model, instructions, greeting, voice, language, tools, turn detection."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")
+    provider: Provider
+    model: str = Field(min_length=1)
+    instructions: str = Field(min_length=1)
+    greeting: str = Field(min_length=1, description="What the agent is asked to say first")
+    voice: str = Field(min_length=1)
+    language: str = Field(default="en-US", pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")
+    tools: tuple[ToolName, ...] = ("end_call",)
+    transfer_to: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$")
+    turn_detection: TurnDetection = TurnDetection()
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    max_duration_s: int = Field(default=900, ge=10, le=4 * 3600)
+
+    @property
+    def audio_formats(self) -> tuple[AudioFormat, AudioFormat]:
+        """(input, output) formats of this profile's agents."""
+        return PROVIDER_AUDIO[self.provider]
+
+
+class ProfileNotFound(SwitchboardError):
+    """No profile by that name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no profile {name!r}", category=ErrorCategory.NOT_FOUND, code="profile_not_found")
+
+
+class ProfileStore:
+    """The `profiles` bucket: every replica of every service reads the same version."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+
+    async def put(self, profile: Profile) -> int:
+        """Publish a profile; returns its revision."""
+        return await self._kv.put(profile.name, profile.model_dump_json().encode())
+
+    async def get(self, name: str) -> tuple[Profile, int]:
+        """A profile and its revision; raises `ProfileNotFound`, or `ConfigError` if the stored one is invalid."""
+        try:
+            entry = await self._kv.get(name)
+        except KeyNotFoundError as exc:
+            raise ProfileNotFound(name) from exc
+        try:
+            return Profile.model_validate_json(entry.value or b""), entry.revision or 0
+        except ValidationError as exc:
+            raise ConfigError(f"stored profile {name!r} is invalid: {exc}", code="invalid_profile") from exc
