@@ -37,5 +37,7 @@ def test_json_logs_carry_the_bound_call_id_and_extras() -> None:
     record.reason = "cleared"
     with bound_call("call-7"):
         entry = json.loads(formatter.format(record))
-    assert entry["call_id"] == "call-7" and entry["msg"] == "dropped 3 frames" and entry["reason"] == "cleared"
+    assert (
+        entry["call_id"] == "call-7" and entry["msg"] == "dropped 3 frames" and entry["reason"] == "cleared"
+    )
     assert entry["level"] == "warning" and entry["service"] == "transcoder"

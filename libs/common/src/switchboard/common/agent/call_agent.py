@@ -1,0 +1,377 @@
+"""One call's agent, provider-agnostic: bus wiring, generations, barge-in, playout, transcripts and tools."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from switchboard.common.agent.capabilities import AgentCapabilities
+from switchboard.common.agent.generations import Generation, Generations
+from switchboard.common.agent.metrics import AgentMetrics
+from switchboard.common.agent.model_session import HeardReport, ModelSession, SessionEvents, ToolCall
+from switchboard.common.agent.tools import run_tool
+from switchboard.common.bus import subjects
+from switchboard.common.bus.client import Bus
+from switchboard.common.bus.formats import Direction
+from switchboard.common.bus.frames import AudioFrame
+from switchboard.common.bus.messages import (
+    BargeIn,
+    CallEnded,
+    Clear,
+    Control,
+    ErrorOccurred,
+    Event,
+    Hangup,
+    MediaStopped,
+    Playout,
+    SendDtmf,
+    ToolCalled,
+    TranscriptTurn,
+    Transfer,
+)
+from switchboard.common.errors import SwitchboardError
+from switchboard.common.profiles import Profile
+from switchboard.common.runtime.logs import bind_call
+
+logger = logging.getLogger(__name__)
+
+SessionFactory = Callable[[Profile, SessionEvents, str], ModelSession]
+
+
+@dataclass(frozen=True, slots=True)
+class CallAgentOptions:
+    """Tunables of a call agent."""
+
+    out_frame_ms: int = 20
+    heard_report_wait_s: float = 2.0
+    hangup_wait_s: float = 20.0
+
+
+class CallAgent(SessionEvents):
+    """Runs one call: caller audio to the model, model audio to the caller, and everything in between.
+
+    Agent audio is published in frames of `out_frame_ms`, each response its own generation. When the caller
+    speaks over a generation, `ctl.clear` goes out before anything else, the rest of that generation is dropped,
+    and once the edge reports how much of it was played the model is told (truncated, or told in text).
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        call_id: str,
+        profile: Profile,
+        capabilities: AgentCapabilities,
+        session_factory: SessionFactory,
+        metrics: AgentMetrics,
+        options: CallAgentOptions | None = None,
+    ) -> None:
+        self.call_id = call_id
+        self.profile = profile
+        self._bus = bus
+        self._caps = capabilities
+        self._factory = session_factory
+        self._metrics = metrics
+        self._options = options or CallAgentOptions()
+        self.generations = Generations(capabilities.output_format)
+        self._frame_bytes = capabilities.output_format.bytes_for_ms(self._options.out_frame_ms)
+        self._remainders: dict[int, bytes] = {}
+        self._final_playout: dict[int, asyncio.Event] = {}
+        self._subscriptions: list[Subscription] = []
+        self._session: ModelSession | None = None
+        self._ended = asyncio.Event()
+        self.end_reason = ""
+        self._attached_ns = time.monotonic_ns()
+        self._caller_stopped_ns = 0
+        self._tasks: asyncio.TaskGroup | None = None
+        self._helpers: set[asyncio.Task[None]] = set()
+        self._out_subject = subjects.audio(call_id, Direction.OUT, capabilities.output_format)
+
+    # --- lifecycle ---------------------------------------------------------------------------------------
+
+    async def run(self) -> str:
+        """Serve the call until it ends; returns why it ended."""
+        bind_call(self.call_id)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                self._tasks = tasks
+                await self._subscribe()
+                self._session = self._factory(self.profile, self, self.call_id)
+                try:
+                    await self._session.start()
+                    await self._session.greet()
+                except SwitchboardError as exc:
+                    await self.session_error(exc)
+                if not self._ended.is_set():
+                    try:
+                        await asyncio.wait_for(self._ended.wait(), self.profile.max_duration_s)
+                    except TimeoutError:
+                        await self._hang_up("max_duration")
+                for task in list(self._helpers):  # still waiting on a playout that will not come now
+                    task.cancel()
+        finally:
+            self._tasks = None
+            await self._close()
+        return self.end_reason
+
+    def end(self, reason: str) -> None:
+        """End the agent's part in the call (the call itself ends through `ctl.hangup` or the phone)."""
+        if not self._ended.is_set():
+            self.end_reason = reason
+            self._ended.set()
+
+    async def _subscribe(self) -> None:
+        bus, call_id = self._bus, self.call_id
+        in_subject = subjects.audio(call_id, Direction.IN, self._caps.input_format)
+        hop = bus.metrics.hop_latency.labels("agent_in")
+        decode = bus.frames.decode
+
+        async def on_caller_audio(msg: Msg) -> None:
+            try:
+                frame = decode(msg.data)
+            except SwitchboardError as exc:
+                bus.metrics.malformed.labels("audio", exc.code).inc()
+                return
+            hop.observe(max(0, time.time_ns() - frame.ingest_ns) / 1e9)
+            if self._session is not None:
+                await self._session.push_audio(frame.payload)
+
+        self._subscriptions.append(await bus.nc.subscribe(in_subject, cb=on_caller_audio))
+        self._subscriptions.append(
+            await bus.subscribe_control(call_id, self._on_playout, Playout.type_name())
+        )
+        for name in (MediaStopped.type_name(), CallEnded.type_name()):
+            self._subscriptions.append(await bus.subscribe_events(call_id, self._on_call_over, name))
+
+    async def _close(self) -> None:
+        for sub in self._subscriptions:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        self._subscriptions.clear()
+        for generation in self.generations.all():
+            await self._publish_agent_turn(generation)
+        if self._session is not None:
+            try:
+                await self._session.aclose()
+            except Exception:
+                logger.exception("closing the model session failed")
+
+    async def _on_call_over(self, event: Event) -> None:
+        self.end(f"call_over:{type(event).__name__}")
+
+    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
+        """Run `coro` in the call's task group (it is cancelled when the call ends)."""
+        if self._tasks is None or self._ended.is_set():
+            coro.close()
+            return
+        task = self._tasks.create_task(coro)
+        self._helpers.add(task)
+        task.add_done_callback(self._helpers.discard)
+
+    # --- SessionEvents: responses ----------------------------------------------------------------------
+
+    async def response_started(self, response_id: str) -> None:
+        """A new generation."""
+        self.generations.start(response_id, time.monotonic_ns())
+
+    async def response_audio(self, response_id: str, pcm: bytes) -> None:
+        """Forward model audio as frames of the response's generation, unless it was cleared."""
+        generation = self.generations.by_response(response_id) or self.generations.start(
+            response_id, time.monotonic_ns()
+        )
+        if generation.cleared:
+            self._metrics.dropped_audio("cleared")
+            return
+        if not generation.first_audio_ns:
+            generation.first_audio_ns = time.monotonic_ns()
+            self._observe_first_audio(generation)
+        data = self._remainders.pop(generation.number, b"") + pcm
+        size = self._frame_bytes
+        full = len(data) - len(data) % size
+        for offset in range(0, full, size):
+            await self._publish_audio(generation, data[offset : offset + size])
+        if full < len(data):
+            self._remainders[generation.number] = data[full:]
+
+    async def _publish_audio(self, generation: Generation, payload: bytes) -> None:
+        frame = AudioFrame(
+            self.call_id, generation.seq, int(generation.sent_ms), time.time_ns(), generation.number, payload
+        )
+        generation.seq += 1
+        generation.sent_ms += self._caps.output_format.duration_ms(len(payload))
+        await self._bus.nc.publish(self._out_subject, self._bus.frames.encode(frame))
+
+    def _observe_first_audio(self, generation: Generation) -> None:
+        if generation.number == 1:
+            self._metrics.first_audio((generation.first_audio_ns - self._attached_ns) / 1e9)
+        elif self._caller_stopped_ns:
+            self._metrics.turn_latency((generation.first_audio_ns - self._caller_stopped_ns) / 1e9)
+            self._caller_stopped_ns = 0
+
+    async def response_text(self, response_id: str, delta: str) -> None:
+        """Collect the transcript of a response."""
+        generation = self.generations.by_response(response_id) or self.generations.start(
+            response_id, time.monotonic_ns()
+        )
+        generation.text.append(delta)
+
+    async def response_done(self, response_id: str, *, interrupted: bool) -> None:
+        """Flush the last partial frame; publish the transcript unless a barge-in report is awaited."""
+        generation = self.generations.by_response(response_id)
+        if generation is None:
+            return
+        generation.done = True
+        rest = self._remainders.pop(generation.number, b"")
+        if rest and not generation.cleared:
+            await self._publish_audio(generation, rest)
+        if not generation.cleared:
+            await self._publish_agent_turn(generation)
+
+    # --- SessionEvents: the caller ---------------------------------------------------------------------
+
+    async def caller_speech_started(self) -> None:
+        """Barge-in: clear the generation the caller may be hearing, first thing."""
+        received = time.perf_counter_ns()
+        generation = self.generations.playing()
+        if generation is None:
+            return
+        generation.cleared = True
+        self._remainders.pop(generation.number, None)
+        await self._bus.publish_control(self.call_id, Clear(generation=generation.number))
+        self._metrics.clear_latency((time.perf_counter_ns() - received) / 1e9)
+        self._metrics.barge_in()
+        self._final_playout.setdefault(generation.number, asyncio.Event())
+        self._spawn(self._after_barge_in(generation))
+        if self._session is not None:
+            await self._session.interrupt()
+
+    async def caller_speech_stopped(self) -> None:
+        """Start the clock of the turn latency."""
+        self._caller_stopped_ns = time.monotonic_ns()
+
+    async def caller_transcript(self, text: str) -> None:
+        """Record what the caller said."""
+        if text.strip():
+            await self._bus.publish_event(self.call_id, TranscriptTurn(role="caller", text=text.strip()))
+
+    # --- playout and barge-in --------------------------------------------------------------------------
+
+    async def _on_playout(self, message: Control) -> None:
+        if not isinstance(message, Playout):
+            return
+        generation = self.generations.by_number(message.generation)
+        if generation is None:
+            return
+        generation.played_ms = max(generation.played_ms, message.played_ms)
+        if message.final:
+            generation.playout_final = True
+            self._final_playout.setdefault(generation.number, asyncio.Event()).set()
+
+    async def _after_barge_in(self, generation: Generation) -> None:
+        """Wait for the edge's final playout of a cleared generation, then reconcile the model and the record."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                self._final_playout[generation.number].wait(), self._options.heard_report_wait_s
+            )
+        played = int(min(generation.played_ms, generation.sent_ms))
+        generation.played_ms = played
+        await self._bus.publish_event(self.call_id, BargeIn(generation=generation.number, played_ms=played))
+        if self._session is not None and not generation.reconciled:
+            generation.reconciled = True
+            report = HeardReport(
+                response_id=generation.response_id,
+                played_ms=played,
+                sent_ms=int(generation.sent_ms),
+                heard_text=generation.heard_text(),
+                full_text=generation.full_text,
+            )
+            try:
+                await self._session.reconcile_heard(report)
+            except SwitchboardError as exc:
+                await self.session_error(exc)
+        await self._publish_agent_turn(generation)
+
+    async def _publish_agent_turn(self, generation: Generation) -> None:
+        if generation.transcript_published or not generation.full_text:
+            return
+        generation.transcript_published = True
+        text = generation.heard_text() if generation.cleared else generation.full_text
+        await self._bus.publish_event(
+            self.call_id,
+            TranscriptTurn(
+                role="agent", text=text, generation=generation.number, interrupted=generation.cleared
+            ),
+        )
+
+    # --- tools -----------------------------------------------------------------------------------------
+
+    async def tool_called(self, call: ToolCall) -> None:
+        """Run a built-in tool, tell the model, and act on the call."""
+        outcome = run_tool(call, self.profile)
+        self._metrics.tool_call(call.name)
+        await self._bus.publish_event(
+            self.call_id,
+            ToolCalled(
+                name=call.name,
+                arguments=call.arguments,
+                result=outcome.result,
+                error=str(outcome.result.get("error", "")),
+            ),
+        )
+        if self._session is not None:
+            await self._session.send_tool_result(call, outcome.result, respond=outcome.respond)
+        if outcome.dtmf:
+            await self._bus.publish_control(self.call_id, SendDtmf(digits=outcome.dtmf))
+        if outcome.transfer_to:
+            self._spawn(self._after_playout(Transfer(to=outcome.transfer_to)))
+        elif outcome.hangup_reason:
+            self._spawn(self._after_playout(Hangup(reason=outcome.hangup_reason)))
+
+    async def _after_playout(self, message: Hangup | Transfer) -> None:
+        """Let the goodbye play out (including a response that has not started speaking yet), then act."""
+        deadline = time.monotonic() + self._options.hangup_wait_s
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            busy = any(not g.cleared and not g.fully_played() for g in self.generations.all())
+            now = time.monotonic()
+            if busy:
+                quiet_since = now
+            elif now - quiet_since >= 0.3:
+                break
+            await asyncio.sleep(0.05)
+        await self._bus.publish_control(self.call_id, message)
+        if isinstance(message, Hangup):
+            self.end(f"hangup:{message.reason}")
+
+    async def _hang_up(self, reason: str) -> None:
+        await self._bus.publish_control(self.call_id, Hangup(reason=reason))
+        self.end(reason)
+
+    # --- session health --------------------------------------------------------------------------------
+
+    async def session_error(self, error: SwitchboardError) -> None:
+        """Record the error; a non-retryable one ends the call with a reason."""
+        self._metrics.model_error(error.code, error.retryable)
+        logger.warning("model error %s (retryable=%s): %s", error.code, error.retryable, error.message)
+        await self._bus.publish_event(
+            self.call_id,
+            ErrorOccurred(
+                component=f"agent-{self._caps.provider}",
+                code=error.code,
+                message=error.message[:500],
+                retryable=error.retryable,
+            ),
+        )
+        if not error.retryable:
+            await self._hang_up(f"model_error:{error.code}")
+
+    async def session_reconnected(self) -> None:
+        """Count it; the call goes on."""
+        self._metrics.reconnect()
+        logger.info("model session reconnected")

@@ -1,0 +1,138 @@
+"""The agent service shape both providers share: attach, profiles, one `CallAgent` per call, drain."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from pydantic import Field
+
+from switchboard.common.agent.call_agent import CallAgent, CallAgentOptions, SessionFactory
+from switchboard.common.agent.capabilities import AgentCapabilities
+from switchboard.common.agent.metrics import AgentMetrics
+from switchboard.common.bus import subjects
+from switchboard.common.bus.attach import AttachReply, AttachRequest, AttachServer
+from switchboard.common.bus.client import Bus
+from switchboard.common.bus.heartbeat import publish_heartbeats
+from switchboard.common.bus.messages import ComponentAttached
+from switchboard.common.errors import SwitchboardError
+from switchboard.common.profiles import Profile, ProfileStore
+from switchboard.common.runtime.settings import ServiceSettings
+
+logger = logging.getLogger(__name__)
+
+
+class AgentSettings(ServiceSettings):
+    """What both agent services take; each subclasses it with its env prefix and provider settings."""
+
+    capacity: int = Field(default=100, ge=1)
+    heartbeat_interval_s: float = Field(default=2.0, gt=0)
+    out_frame_ms: int = Field(default=20, ge=10, le=200)
+    drain_timeout_s: float = Field(default=60.0, ge=0)
+
+
+class AgentService:
+    """Takes calls for one provider on `svc.agent.{provider}.attach` and runs a `CallAgent` for each."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        settings: AgentSettings,
+        capabilities: AgentCapabilities,
+        session_factory: SessionFactory,
+        profiles: ProfileStore,
+        metrics: AgentMetrics,
+    ) -> None:
+        self._bus = bus
+        self._settings = settings
+        self._caps = capabilities
+        self._factory = session_factory
+        self._profiles = profiles
+        self._metrics = metrics
+        self.agents: dict[str, CallAgent] = {}
+        self._no_calls = asyncio.Event()
+        self._tasks: asyncio.TaskGroup | None = None
+        self._options = CallAgentOptions(out_frame_ms=settings.out_frame_ms)
+        self.attach = AttachServer(
+            bus,
+            subjects.agent_attach(capabilities.provider),
+            instance=settings.instance_id,
+            capacity=settings.capacity,
+            handler=self._on_attach,
+        )
+
+    @property
+    def component(self) -> str:
+        """``agent-openai`` or ``agent-gemini``."""
+        return f"agent-{self._caps.provider}"
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until `stop`; then take no new calls and give the current ones `drain_timeout_s` to end."""
+        async with asyncio.TaskGroup() as tasks:
+            self._tasks = tasks
+            await self.attach.start()
+            heartbeat = tasks.create_task(
+                publish_heartbeats(
+                    self._bus,
+                    self.component,
+                    self._settings.instance_id,
+                    lambda: self.agents.keys(),
+                    self._settings.heartbeat_interval_s,
+                )
+            )
+            await stop.wait()
+            await self.attach.stop()
+            if self.agents:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._no_calls.wait(), self._settings.drain_timeout_s)
+            for agent in list(self.agents.values()):
+                agent.end("shutdown")
+            heartbeat.cancel()
+        self._tasks = None
+
+    async def _on_attach(self, request: AttachRequest) -> AttachReply:
+        if self._tasks is None:
+            return AttachReply(accepted=False, reason="shutting down", retryable=True)
+        try:
+            profile, revision = await self._profiles.get(request.profile)
+        except SwitchboardError as exc:
+            return AttachReply(accepted=False, reason=exc.message, retryable=exc.retryable)
+        if profile.provider != self._caps.provider:
+            return AttachReply(accepted=False, reason=f"profile {profile.name} is for {profile.provider}")
+        agent = CallAgent(
+            self._bus, request.call_id, profile, self._caps, self._factory, self._metrics, self._options
+        )
+        self.agents[request.call_id] = agent
+        self._no_calls.clear()
+        self._metrics.active(len(self.agents))
+        self._tasks.create_task(self._run_call(agent, profile, revision))
+        return AttachReply(
+            accepted=True,
+            detail={"input": self._caps.input_format.value, "output": self._caps.output_format.value},
+        )
+
+    async def _run_call(self, agent: CallAgent, profile: Profile, revision: int) -> None:
+        call_id = agent.call_id
+        reason = "error"
+        try:
+            await self._bus.publish_event(
+                call_id,
+                ComponentAttached(
+                    component=self.component,
+                    instance=self._settings.instance_id,
+                    detail={"profile": profile.name, "revision": revision, "model": profile.model},
+                ),
+            )
+            logger.info("attached with profile %s", profile.name, extra={"call_id": call_id})
+            reason = await agent.run()
+        except Exception:
+            logger.exception("the call agent failed", extra={"call_id": call_id})
+        finally:
+            self.agents.pop(call_id, None)
+            if not self.agents:
+                self._no_calls.set()
+            self._metrics.active(len(self.agents))
+            self._metrics.call_ended(reason or "ended")
+            await self.attach.release(call_id)
+            logger.info("detached (%s)", reason, extra={"call_id": call_id})

@@ -1,0 +1,251 @@
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+
+from switchboard.common.agent.call_agent import CallAgent, CallAgentOptions
+from switchboard.common.agent.capabilities import AgentCapabilities
+from switchboard.common.agent.metrics import AgentMetrics
+from switchboard.common.agent.model_session import HeardReport, SessionEvents, ToolCall
+from switchboard.common.bus import subjects
+from switchboard.common.bus.client import Bus
+from switchboard.common.bus.formats import AudioFormat, Direction
+from switchboard.common.bus.frames import AudioFrame
+from switchboard.common.bus.messages import (
+    BargeIn,
+    Clear,
+    Control,
+    ErrorOccurred,
+    Event,
+    Hangup,
+    MediaStopped,
+    Playout,
+    TranscriptTurn,
+)
+from switchboard.common.errors import ErrorCategory, SwitchboardError
+from switchboard.common.profiles import Profile
+from switchboard.common.runtime.metrics import BusMetrics, new_registry
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(30)]
+
+CAPS = AgentCapabilities("openai", AudioFormat.PCM24K, AudioFormat.PCM24K, can_truncate=True)
+PROFILE = Profile(
+    name="test",
+    provider="openai",
+    model="gpt-realtime",
+    instructions="Be brief.",
+    greeting="Say hello.",
+    voice="marin",
+)
+
+
+class ScriptedSession:
+    """A model session whose events the test drives; it records what the agent asked of it."""
+
+    def __init__(self, events: SessionEvents) -> None:
+        self.events = events
+        self.audio_in = bytearray()
+        self.greeted = asyncio.Event()
+        self.heard: list[HeardReport] = []
+        self.tool_results: list[tuple[ToolCall, dict[str, Any], bool]] = []
+        self.interrupted = 0
+        self.closed = False
+        self.fail_start: SwitchboardError | None = None
+
+    async def start(self) -> None:
+        if self.fail_start:
+            raise self.fail_start
+
+    async def greet(self) -> None:
+        self.greeted.set()
+
+    async def push_audio(self, pcm: bytes) -> None:
+        self.audio_in += pcm
+
+    async def interrupt(self) -> None:
+        self.interrupted += 1
+
+    async def reconcile_heard(self, report: HeardReport) -> None:
+        self.heard.append(report)
+
+    async def send_tool_result(self, call: ToolCall, result: dict[str, Any], *, respond: bool) -> None:
+        self.tool_results.append((call, result, respond))
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+    async def speak(self, response_id: str, ms: int, text: str = "") -> None:
+        await self.events.response_started(response_id)
+        if text:
+            await self.events.response_text(response_id, text)
+        await self.events.response_audio(response_id, bytes(CAPS.output_format.bytes_for_ms(ms)))
+
+
+class Harness:
+    def __init__(self, bus: NatsClient, call_id: str) -> None:
+        self.nc = bus
+        self.bus = Bus(bus, BusMetrics(new_registry()))
+        self.call_id = call_id
+        self.out: list[AudioFrame] = []
+        self.controls: list[tuple[int, Control]] = []
+        self.events: list[Event] = []
+        self.sessions: list[ScriptedSession] = []
+        self.agent = CallAgent(
+            self.bus,
+            call_id,
+            PROFILE,
+            CAPS,
+            self._factory,
+            AgentMetrics(new_registry(), "openai"),
+            CallAgentOptions(heard_report_wait_s=1.0, hangup_wait_s=5.0),
+        )
+
+    def _factory(self, profile: Profile, events: SessionEvents, call_id: str) -> ScriptedSession:
+        session = ScriptedSession(events)
+        self.sessions.append(session)
+        return session
+
+    @property
+    def session(self) -> ScriptedSession:
+        return self.sessions[0]
+
+    async def watch(self) -> None:
+        async def on_out(msg: Msg) -> None:
+            self.out.append(self.bus.frames.decode(msg.data))
+
+        async def on_control(message: Control) -> None:
+            self.controls.append((len(self.out), message))
+
+        async def on_event(event: Event) -> None:
+            self.events.append(event)
+
+        await self.nc.subscribe(subjects.audio(self.call_id, Direction.OUT, AudioFormat.PCM24K), cb=on_out)
+        await self.bus.subscribe_control(self.call_id, on_control)
+        await self.bus.subscribe_events(self.call_id, on_event)
+
+    async def until(self, predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert time.monotonic() < deadline, "condition not met in time"
+            await asyncio.sleep(0.01)
+
+
+async def start(bus: NatsClient, call_id: str) -> tuple[Harness, asyncio.Task[str]]:
+    harness = Harness(bus, call_id)
+    await harness.watch()
+    task = asyncio.create_task(harness.agent.run())
+    await harness.until(lambda: harness.sessions and harness.session.greeted.is_set())
+    return harness, task
+
+
+async def test_the_agent_greets_and_model_audio_goes_out_as_20ms_frames_of_one_generation(
+    bus: NatsClient,
+) -> None:
+    h, task = await start(bus, "ag-greet")
+    await h.session.speak("resp-1", 105, "Hello there")
+    await h.session.events.response_done("resp-1", interrupted=False)
+    await h.until(lambda: len(h.out) == 6)
+    assert [f.generation for f in h.out] == [1] * 6
+    assert [len(f.payload) for f in h.out] == [960] * 5 + [240]
+    assert [f.media_ms for f in h.out] == [0, 20, 40, 60, 80, 100]
+    await h.until(lambda: any(isinstance(e, TranscriptTurn) for e in h.events))
+    assert [e.text for e in h.events if isinstance(e, TranscriptTurn)] == ["Hello there"]
+    # caller audio reaches the model
+    await h.bus.publish_frame(
+        "ag-greet",
+        Direction.IN,
+        AudioFormat.PCM24K,
+        AudioFrame("ag-greet", 0, 0, time.time_ns(), 0, b"\x01\x00" * 480),
+    )
+    await h.until(lambda: len(h.session.audio_in) == 960)
+    await h.bus.publish_event("ag-greet", MediaStopped(reason="stop"))
+    assert await asyncio.wait_for(task, 5) == "call_over:MediaStopped"
+    assert h.session.closed
+
+
+async def test_barge_in_clears_at_once_drops_the_rest_and_reports_what_was_heard(bus: NatsClient) -> None:
+    h, task = await start(bus, "ag-barge")
+    await h.session.speak("resp-1", 2000, "one two three four five six seven eight nine ten")
+    await h.until(lambda: len(h.out) == 100)
+    await h.session.events.caller_speech_started()
+    await h.until(lambda: any(isinstance(c, Clear) for _, c in h.controls))
+    frames_before_clear, clear = next((n, c) for n, c in h.controls if isinstance(c, Clear))
+    assert clear == Clear(generation=1, ts_ns=clear.ts_ns)
+    assert h.session.interrupted == 1
+    await h.session.events.response_audio("resp-1", bytes(9600))  # still streaming from the model: dropped
+    await h.session.events.response_done("resp-1", interrupted=True)
+    await h.bus.publish_control("ag-barge", Playout(generation=1, played_ms=800, final=True))
+    await h.until(lambda: h.session.heard)
+    report = h.session.heard[0]
+    assert report.response_id == "resp-1" and report.played_ms == 800 and report.sent_ms == 2000
+    assert report.heard_text == "one two three four"
+    await h.until(lambda: any(isinstance(e, BargeIn) for e in h.events))
+    assert len(h.out) == 100 == frames_before_clear
+    turn = next(e for e in h.events if isinstance(e, TranscriptTurn))
+    assert turn.interrupted and turn.text == "one two three four"
+    # a new answer is a new generation and flows again
+    await h.session.speak("resp-2", 40, "Yes?")
+    await h.until(lambda: len(h.out) == 102)
+    assert h.out[-1].generation == 2
+    h.agent.end("test")
+    await task
+
+
+async def test_speech_while_nothing_plays_is_no_barge_in(bus: NatsClient) -> None:
+    h, task = await start(bus, "ag-quiet")
+    await h.session.speak("resp-1", 40)
+    await h.session.events.response_done("resp-1", interrupted=False)
+    await h.bus.publish_control("ag-quiet", Playout(generation=1, played_ms=40, final=True))
+    await asyncio.sleep(0.1)
+    await h.session.events.caller_speech_started()
+    await asyncio.sleep(0.1)
+    assert not any(isinstance(c, Clear) for _, c in h.controls)
+    h.agent.end("test")
+    await task
+
+
+async def test_end_call_hangs_up_only_after_the_goodbye_has_played(bus: NatsClient) -> None:
+    h, task = await start(bus, "ag-end")
+    await h.session.speak("resp-1", 400, "Goodbye!")
+    await h.session.events.tool_called(ToolCall("fc-1", "end_call", {"reason": "done"}))
+    await h.session.events.response_done("resp-1", interrupted=False)
+    assert h.session.tool_results[0][1]["ok"] is True and h.session.tool_results[0][2] is False
+    await asyncio.sleep(0.5)
+    assert not any(isinstance(c, Hangup) for _, c in h.controls)
+    await h.bus.publish_control("ag-end", Playout(generation=1, played_ms=400, final=True))
+    await h.until(lambda: any(isinstance(c, Hangup) for _, c in h.controls))
+    hangup = next(c for _, c in h.controls if isinstance(c, Hangup))
+    assert hangup.reason == "done"
+    assert await asyncio.wait_for(task, 5) == "hangup:done"
+
+
+async def test_unknown_tools_get_an_error_result_and_the_call_goes_on(bus: NatsClient) -> None:
+    h, task = await start(bus, "ag-tool")
+    await h.session.events.tool_called(ToolCall("fc-1", "launch_rockets", {}))
+    assert h.session.tool_results[0][1]["ok"] is False
+    assert not task.done()
+    h.agent.end("test")
+    await task
+
+
+async def test_a_fatal_model_error_ends_the_call_with_a_reason(bus: NatsClient) -> None:
+    h = Harness(bus, "ag-fatal")
+    await h.watch()
+
+    def failing(profile: Profile, events: SessionEvents, call_id: str) -> ScriptedSession:
+        session = ScriptedSession(events)
+        session.fail_start = SwitchboardError(
+            "bad key", category=ErrorCategory.UNAUTHORIZED, code="unauthorized"
+        )
+        h.sessions.append(session)
+        return session
+
+    h.agent._factory = failing
+    reason = await asyncio.wait_for(h.agent.run(), 5)
+    assert reason == "model_error:unauthorized"
+    await h.until(lambda: any(isinstance(c, Hangup) for _, c in h.controls))
+    await h.until(lambda: any(isinstance(e, ErrorOccurred) for e in h.events))
+    assert h.session.closed
