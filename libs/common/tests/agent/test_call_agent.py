@@ -28,6 +28,7 @@ from switchboard.common.bus.messages import (
 from switchboard.common.errors import ErrorCategory, SwitchboardError
 from switchboard.common.profiles import Profile
 from switchboard.common.runtime.metrics import BusMetrics, new_registry
+from switchboard.devkit.eventually import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(30)]
 
@@ -126,18 +127,12 @@ class Harness:
         await self.bus.subscribe_control(self.call_id, on_control)
         await self.bus.subscribe_events(self.call_id, on_event)
 
-    async def until(self, predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            assert time.monotonic() < deadline, "condition not met in time"
-            await asyncio.sleep(0.01)
-
 
 async def start(bus: NatsClient, call_id: str) -> tuple[Harness, asyncio.Task[str]]:
     harness = Harness(bus, call_id)
     await harness.watch()
     task = asyncio.create_task(harness.agent.run())
-    await harness.until(lambda: harness.sessions and harness.session.greeted.is_set())
+    await eventually(lambda: harness.sessions and harness.session.greeted.is_set())
     return harness, task
 
 
@@ -147,11 +142,11 @@ async def test_the_agent_greets_and_model_audio_goes_out_as_20ms_frames_of_one_g
     h, task = await start(bus, "ag-greet")
     await h.session.speak("resp-1", 105, "Hello there")
     await h.session.events.response_done("resp-1", interrupted=False)
-    await h.until(lambda: len(h.out) == 6)
+    await eventually(lambda: len(h.out) == 6)
     assert [f.generation for f in h.out] == [1] * 6
     assert [len(f.payload) for f in h.out] == [960] * 5 + [240]
     assert [f.media_ms for f in h.out] == [0, 20, 40, 60, 80, 100]
-    await h.until(lambda: any(isinstance(e, TranscriptTurn) for e in h.events))
+    await eventually(lambda: any(isinstance(e, TranscriptTurn) for e in h.events))
     assert [e.text for e in h.events if isinstance(e, TranscriptTurn)] == ["Hello there"]
     # caller audio reaches the model
     await h.bus.publish_frame(
@@ -160,7 +155,7 @@ async def test_the_agent_greets_and_model_audio_goes_out_as_20ms_frames_of_one_g
         AudioFormat.PCM24K,
         AudioFrame("ag-greet", 0, 0, time.time_ns(), 0, b"\x01\x00" * 480),
     )
-    await h.until(lambda: len(h.session.audio_in) == 960)
+    await eventually(lambda: len(h.session.audio_in) == 960)
     await h.bus.publish_event("ag-greet", MediaStopped(reason="stop"))
     assert await asyncio.wait_for(task, 5) == "call_over:MediaStopped"
     assert h.session.closed
@@ -169,26 +164,26 @@ async def test_the_agent_greets_and_model_audio_goes_out_as_20ms_frames_of_one_g
 async def test_barge_in_clears_at_once_drops_the_rest_and_reports_what_was_heard(bus: NatsClient) -> None:
     h, task = await start(bus, "ag-barge")
     await h.session.speak("resp-1", 2000, "one two three four five six seven eight nine ten")
-    await h.until(lambda: len(h.out) == 100)
+    await eventually(lambda: len(h.out) == 100)
     await h.session.events.caller_speech_started()
-    await h.until(lambda: any(isinstance(c, Clear) for _, c in h.controls))
+    await eventually(lambda: any(isinstance(c, Clear) for _, c in h.controls))
     frames_before_clear, clear = next((n, c) for n, c in h.controls if isinstance(c, Clear))
     assert clear == Clear(generation=1, ts_ns=clear.ts_ns)
     assert h.session.interrupted == 1
     await h.session.events.response_audio("resp-1", bytes(9600))  # still streaming from the model: dropped
     await h.session.events.response_done("resp-1", interrupted=True)
     await h.bus.publish_control("ag-barge", Playout(generation=1, played_ms=800, final=True))
-    await h.until(lambda: h.session.heard)
+    await eventually(lambda: h.session.heard)
     report = h.session.heard[0]
     assert report.response_id == "resp-1" and report.played_ms == 800 and report.sent_ms == 2000
     assert report.heard_text == "one two three four"
-    await h.until(lambda: any(isinstance(e, BargeIn) for e in h.events))
+    await eventually(lambda: any(isinstance(e, BargeIn) for e in h.events))
     assert len(h.out) == 100 == frames_before_clear
     turn = next(e for e in h.events if isinstance(e, TranscriptTurn))
     assert turn.interrupted and turn.text == "one two three four"
     # a new answer is a new generation and flows again
     await h.session.speak("resp-2", 40, "Yes?")
-    await h.until(lambda: len(h.out) == 102)
+    await eventually(lambda: len(h.out) == 102)
     assert h.out[-1].generation == 2
     h.agent.end("test")
     await task
@@ -216,7 +211,7 @@ async def test_end_call_hangs_up_only_after_the_goodbye_has_played(bus: NatsClie
     await asyncio.sleep(0.5)
     assert not any(isinstance(c, Hangup) for _, c in h.controls)
     await h.bus.publish_control("ag-end", Playout(generation=1, played_ms=400, final=True))
-    await h.until(lambda: any(isinstance(c, Hangup) for _, c in h.controls))
+    await eventually(lambda: any(isinstance(c, Hangup) for _, c in h.controls))
     hangup = next(c for _, c in h.controls if isinstance(c, Hangup))
     assert hangup.reason == "done"
     assert await asyncio.wait_for(task, 5) == "hangup:done"
@@ -246,6 +241,6 @@ async def test_a_fatal_model_error_ends_the_call_with_a_reason(bus: NatsClient) 
     h.agent._factory = failing
     reason = await asyncio.wait_for(h.agent.run(), 5)
     assert reason == "model_error:unauthorized"
-    await h.until(lambda: any(isinstance(c, Hangup) for _, c in h.controls))
-    await h.until(lambda: any(isinstance(e, ErrorOccurred) for e in h.events))
+    await eventually(lambda: any(isinstance(c, Hangup) for _, c in h.controls))
+    await eventually(lambda: any(isinstance(e, ErrorOccurred) for e in h.events))
     assert h.session.closed

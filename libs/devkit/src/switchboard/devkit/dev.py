@@ -32,7 +32,6 @@ def available_services() -> list[ProcessSpec]:
 
 async def run_platform(state_dir: Path, nats_port: int) -> None:
     """Start NATS and the services; stop them all on Ctrl-C or SIGTERM."""
-    state_dir.mkdir(parents=True, exist_ok=True)
     with EmbeddedNats(port=nats_port, store_dir=state_dir / "nats", log_file=state_dir / "nats.log") as nats:
         env = {"SWITCHBOARD_LOG_FORMAT": "console"}
         group = ProcessGroup()
@@ -62,9 +61,12 @@ async def run_platform(state_dir: Path, nats_port: int) -> None:
 def main() -> None:
     """Parse the command line and run the platform."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--state-dir", type=Path, default=Path(".dev"), help="where NATS keeps its data and logs")
+    parser.add_argument(
+        "--state-dir", type=Path, default=Path(".dev"), help="where NATS keeps its data and logs"
+    )
     parser.add_argument("--nats-port", type=int, default=4222)
     args = parser.parse_args()
+    args.state_dir.mkdir(parents=True, exist_ok=True)
     asyncio.run(run_platform(args.state_dir, args.nats_port))
 
 
