@@ -1,0 +1,51 @@
+"""Run the emulator on its own: `python -m switchboard.sim.openai_realtime --port 8765 --language es`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+
+from switchboard.sim.openai_realtime.behaviour import Behaviour
+from switchboard.sim.openai_realtime.script import english_receptionist, spanish_receptionist
+from switchboard.sim.openai_realtime.server import OpenAIRealtimeEmulator
+
+logger = logging.getLogger("switchboard.sim.openai_realtime")
+
+
+def main() -> None:
+    """Serve until SIGINT or SIGTERM."""
+    parser = argparse.ArgumentParser(description="OpenAI Realtime API emulator (GA protocol)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--api-key", default=None, help="the only key accepted (default: any key)")
+    parser.add_argument("--language", choices=("en", "es"), default="en", help="the scripted receptionist")
+    parser.add_argument("--latency", type=float, default=0.25, help="seconds to the first audio delta")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(_serve(args))
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    script = spanish_receptionist() if args.language == "es" else english_receptionist()
+    emulator = OpenAIRealtimeEmulator(
+        script=script,
+        behaviour=Behaviour(first_delta_latency_s=args.latency),
+        api_key=args.api_key,
+        host=args.host,
+        port=args.port,
+    )
+    async with emulator:
+        logger.info("base_url=%s", emulator.base_url)
+        await stop.wait()
+
+
+if __name__ == "__main__":
+    main()
