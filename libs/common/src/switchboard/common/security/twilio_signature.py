@@ -8,6 +8,9 @@ import hmac
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
+SIGNATURE_HEADER = "x-twilio-signature"
+"""The header Twilio signs webhooks and the Media Streams upgrade with (HTTP headers are case-insensitive)."""
+
 
 def compute_signature(auth_token: str, url: str, params: Mapping[str, str] | None = None) -> str:
     """base64(HMAC-SHA1(auth_token, url + each POST param's name and value, sorted by name))."""
