@@ -30,7 +30,10 @@ typecheck: sync
 pytest: sync
 	$(UV) run pytest -q libs services
 
-test: lint typecheck pytest
+members: sync
+	$(UV) run python -m switchboard.devkit.member_imports --uv "$(UV)"
+
+test: lint typecheck members pytest
 
 bench: sync
 	@set -e; for bench in $(BENCHES); do echo; echo "== $$bench"; $(UV) run python $$bench; done
