@@ -31,7 +31,7 @@ class _PcmResample:
     def process(self, payload: bytes) -> bytes:
         if len(payload) % 2:
             raise ValueError("a PCM16 payload has an even number of bytes")
-        return self._resampler.process(np.frombuffer(payload, dtype="<i2")).astype("<i2").tobytes()
+        return self._resampler.process(np.frombuffer(payload, dtype="<i2")).tobytes()
 
     def reset(self) -> None:
         self._resampler.reset()

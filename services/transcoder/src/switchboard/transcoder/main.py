@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from switchboard.common.audio import warm_up
 from switchboard.common.runtime.lifecycle import run, service_context
 from switchboard.common.runtime.logs import configure_logging
 from switchboard.common.runtime.metrics import new_registry
@@ -19,6 +20,7 @@ async def serve(settings: TranscoderSettings, stop: asyncio.Event) -> None:
     """Run the transcoder until `stop` is set."""
     registry = new_registry()
     metrics = TranscoderMetrics(registry)
+    await asyncio.to_thread(warm_up)  # compile the kernels now, not on the first call's first frame
     async with service_context("transcoder", settings, registry) as ctx:
         service = TranscoderService(ctx.bus, settings, metrics)
         await service.run(stop)
