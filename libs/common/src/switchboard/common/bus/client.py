@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Handler = Callable[[T], Awaitable[None]]
+CallHandler = Callable[[str, T], Awaitable[None]]
+"""A handler of messages of every call: gets the call id (from the subject) and the message."""
 
 
 class Bus:
@@ -65,11 +67,29 @@ class Bus:
         await self.nc.publish(subjects.control(call_id, message.type_name()), self.controls.encode(message))
 
     async def subscribe_control(
-        self, call_id: str, handler: Handler[Control], name: str = subjects.ANY
+        self, call_id: str, handler: Handler[Control], name: str = subjects.ANY, *, queue: str = ""
     ) -> Subscription:
-        """Deliver a call's control messages (all, or those of one `type`) to `handler`."""
+        """Deliver a call's control messages (all, or those of one `type`) to `handler`.
+
+        With `queue`, each message goes to one member of that queue group only (one replica acts on it).
+        """
         return await self.nc.subscribe(
-            subjects.control(call_id, name), cb=self._decoding(self.controls.decode, "control", handler)
+            subjects.control(call_id, name),
+            queue=queue,
+            cb=self._decoding(self.controls.decode, "control", handler),
+        )
+
+    async def subscribe_control_of_every_call(
+        self, handler: CallHandler[Control], name: str = subjects.ANY, *, queue: str = ""
+    ) -> Subscription:
+        """Deliver the control messages of every call (all, or one `type`) to `handler(call_id, message)`.
+
+        With `queue`, each message goes to one member of that queue group only (one replica acts on it).
+        """
+        return await self.nc.subscribe(
+            subjects.control(subjects.ANY, name),
+            queue=queue,
+            cb=self._decoding_with_call_id(self.controls.decode, "control", handler),
         )
 
     # --- events --------------------------------------------------------------------------------------
@@ -85,11 +105,16 @@ class Bus:
         )
 
     async def subscribe_events(
-        self, call_id: str, handler: Handler[Event], name: str = subjects.ANY
+        self, call_id: str, handler: Handler[Event], name: str = subjects.ANY, *, queue: str = ""
     ) -> Subscription:
-        """Deliver new events of a call as they are published (core subscription: no replay)."""
+        """Deliver new events of a call as they are published (core subscription: no replay).
+
+        With `queue`, each event goes to one member of that queue group only.
+        """
         subject = subjects.call_events(call_id) if name == subjects.ANY else subjects.event(call_id, name)
-        return await self.nc.subscribe(subject, cb=self._decoding(self.events.decode, "event", handler))
+        return await self.nc.subscribe(
+            subject, queue=queue, cb=self._decoding(self.events.decode, "event", handler)
+        )
 
     async def call_history(self, call_id: str, *, timeout_s: float = 2.0) -> list[Event]:
         """Every stored event of a call, oldest first (an ephemeral ordered consumer over the stream)."""
@@ -137,3 +162,17 @@ class Bus:
                 logger.exception("handler failed for %s", msg.subject)
 
         return on_message
+
+    def _decoding_with_call_id(
+        self, decode: Callable[[bytes], T], kind: str, handler: CallHandler[T]
+    ) -> Callable[[Msg], Awaitable[None]]:
+        async def with_call_id(msg: Msg) -> None:
+            decoded = self._decode_or_count(decode, kind, msg.data)
+            if decoded is None:
+                return
+            try:
+                await handler(subjects.call_id_of(msg.subject), decoded)
+            except Exception:
+                logger.exception("handler failed for %s", msg.subject)
+
+        return with_call_id

@@ -162,6 +162,13 @@ class DtmfReceived(_Message, tag="dtmf"):
     digit: str
 
 
+class CallTransferred(_Message, tag="transferred"):
+    """The caller was handed over to `to` (E.164): the agent's leg ends, the phone call goes on."""
+
+    to: str
+    requested_by: str = ""
+
+
 class CallEnded(_Message, tag="ended"):
     """The call is over."""
 
@@ -189,6 +196,7 @@ Event = (
     | FieldCaptured
     | BargeIn
     | DtmfReceived
+    | CallTransferred
     | CallEnded
     | ErrorOccurred
 )

@@ -1,0 +1,36 @@
+"""The FastAPI app of call-control, built from a running `CallControl` (nothing happens at import)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+
+from switchboard.call_control.access import AccessGuard, RequestMetrics
+from switchboard.call_control.api import calls_router
+from switchboard.call_control.problems import on_api_problem, on_unexpected_error, on_validation_error
+from switchboard.call_control.runtime import CallControl
+from switchboard.call_control.webhooks import twilio_router
+from switchboard.common.errors import SwitchboardError
+
+DESCRIPTION = """\
+Place AI-agent phone calls and follow them.
+
+Authenticate with `Authorization: Bearer <API key>` (or `X-API-Key`). `POST /v1/calls` takes an
+`Idempotency-Key` header: retrying with the same key and body returns the same call. Errors are
+`{"error": {"code": "...", "message": "..."}}` with a stable `code`.
+"""
+
+
+def create_app(control: CallControl) -> FastAPI:
+    """The HTTP app: `/v1/calls…`, the Twilio webhooks, and the docs at `/docs`."""
+    app = FastAPI(title="Switchboard call-control", version="1", description=DESCRIPTION, redoc_url=None)
+    app.add_exception_handler(SwitchboardError, on_api_problem)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(Exception, on_unexpected_error)
+    app.include_router(calls_router(control.service, control.idempotency, control.calls_kv))
+    app.include_router(twilio_router(control.service, control.tracker, control.signatures))
+    app.add_middleware(AccessGuard, keys=control.keys, limiter=control.limiter, metrics=control.metrics)
+    app.add_middleware(
+        RequestMetrics, routes=app.routes, metrics=control.metrics
+    )  # outermost: sees every answer
+    return app

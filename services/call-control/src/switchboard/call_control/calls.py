@@ -1,0 +1,333 @@
+"""What call-control does with calls: place them, answer them, hang them up, transfer them.
+
+The HTTP routes, the Twilio webhooks and the bus control listener all come here, so an agent's `ctl.hangup`
+and an operator's `POST /v1/calls/{id}/hangup` take the same path (and the same number checks for transfers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from switchboard.call_control import twiml
+from switchboard.call_control.metrics import CallControlMetrics
+from switchboard.call_control.numbers import NumberPolicy
+from switchboard.call_control.problems import ApiProblem
+from switchboard.call_control.schemas import CreateCall
+from switchboard.call_control.settings import CallControlSettings, StartConfig
+from switchboard.call_control.status import announce_end
+from switchboard.call_control.twilio_api import ProviderError, TwilioCalls
+from switchboard.common.bus.client import Bus
+from switchboard.common.bus.messages import CallCreated, CallTransferred, ErrorOccurred, StatusChanged
+from switchboard.common.bus.subjects import valid_token
+from switchboard.common.calls.record import CallRecord, CallStatus
+from switchboard.common.calls.store import CallStore, RecordConflict, RecordNotFound
+from switchboard.common.errors import ErrorCategory, SwitchboardError
+from switchboard.common.profiles import Profile, ProfileNotFound, ProfileStore
+from switchboard.common.security.stream_token import stream_token
+
+logger = logging.getLogger(__name__)
+
+COMPONENT = "call-control"
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCall:
+    """An outbound call request that passed every check, ready to be placed."""
+
+    to: str
+    from_: str
+    profile: Profile
+    profile_revision: int
+    max_duration_s: int
+    machine_detection: bool
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def new_call_id() -> str:
+    """A fresh call id for an outbound call (a valid subject token)."""
+    return "call_" + secrets.token_hex(12)
+
+
+class CallService:
+    """Places, answers, ends and transfers calls; keeps the record and the events in step."""
+
+    def __init__(
+        self,
+        *,
+        bus: Bus,
+        store: CallStore,
+        profiles: ProfileStore,
+        twilio: TwilioCalls,
+        numbers: NumberPolicy,
+        settings: CallControlSettings,
+        config: StartConfig,
+        metrics: CallControlMetrics,
+    ) -> None:
+        self.bus = bus
+        self.store = store
+        self._profiles = profiles
+        self._twilio = twilio
+        self.numbers = numbers
+        self._settings = settings
+        self._config = config
+        self._metrics = metrics
+
+    # --- outbound ------------------------------------------------------------------------------------
+
+    async def prepare(self, request: CreateCall) -> PreparedCall:
+        """Check the numbers and the profile; raises `ApiProblem` (422) naming what is wrong."""
+        try:
+            to = self.numbers.destination(request.to, "to")
+            from_ = self.numbers.caller_id(request.from_ or self._settings.twilio_from_number, "from")
+            profile, revision = await self._profile(request.profile)
+        except ApiProblem as problem:
+            self._metrics.calls_refused.labels(problem.code).inc()
+            raise
+        return PreparedCall(
+            to=to,
+            from_=from_,
+            profile=profile,
+            profile_revision=revision,
+            max_duration_s=request.max_duration_s or profile.max_duration_s,
+            machine_detection=request.machine_detection,
+            metadata=dict(request.metadata),
+        )
+
+    async def place(self, prepared: PreparedCall, call_id: str) -> CallRecord:
+        """Write the record, announce it, and ask Twilio to dial.
+
+        A Twilio failure marks the record `failed` and is raised as `ProviderError`.
+        """
+        record = CallRecord(
+            call_id=call_id,
+            direction="outbound",
+            transport="twilio",
+            to_number=prepared.to,
+            from_number=prepared.from_,
+            profile=prepared.profile.name,
+            profile_revision=prepared.profile_revision,
+            status=CallStatus.QUEUED,
+            created_ns=time.time_ns(),
+            max_duration_s=prepared.max_duration_s,
+            metadata=prepared.metadata,
+        )
+        await self.store.create(record)
+        self._metrics.active_calls.inc()
+        try:
+            await self.bus.publish_event(
+                call_id,
+                CallCreated(
+                    direction="outbound",
+                    to_number=prepared.to,
+                    from_number=prepared.from_,
+                    profile=prepared.profile.name,
+                ),
+                msg_id=f"{call_id}:created",
+            )
+            placed = await self._twilio.dial(
+                to=prepared.to,
+                from_=prepared.from_,
+                twiml=self.stream_twiml(call_id),
+                status_callback=self.status_callback_url(call_id),
+                ring_timeout_s=self._settings.ring_timeout_s,
+                time_limit_s=prepared.max_duration_s,
+                machine_detection=prepared.machine_detection,
+            )
+        except ProviderError as error:
+            self._metrics.calls_created.labels("outbound", "provider_error").inc()
+            await self.fail(call_id, error)
+            raise
+        except Exception as error:  # NATS or a bug: the call was not placed, do not leave it queued forever
+            self._metrics.calls_created.labels("outbound", "internal_error").inc()
+            with contextlib.suppress(Exception):
+                await self.fail(
+                    call_id, SwitchboardError(f"not placed: {error!r}", category=ErrorCategory.INTERNAL)
+                )
+            raise
+        self._metrics.calls_created.labels("outbound", "dialed").inc()
+        logger.info("dialed %s (%s)", prepared.to, placed.sid, extra={"call_id": call_id})
+
+        def with_sid(current: CallRecord) -> CallRecord:
+            current.provider_call_id = placed.sid
+            return current
+
+        return await self.store.update(call_id, with_sid)
+
+    async def fail(self, call_id: str, error: SwitchboardError) -> None:
+        """Mark a call that could not be placed `failed`, with the reason, and announce its end."""
+        now_ns = time.time_ns()
+        ended = False
+
+        def failed(current: CallRecord) -> CallRecord | None:
+            nonlocal ended
+            ended = not current.status.final
+            if not ended:
+                return None
+            current.status = CallStatus.FAILED
+            current.ended_ns = now_ns
+            current.ended_reason = error.code
+            current.result = error.message[:500]
+            return current
+
+        record = await self.store.update(call_id, failed)
+        if not ended:
+            return
+        await self.bus.publish_event(
+            call_id,
+            ErrorOccurred(
+                component=COMPONENT, code=error.code, message=error.message, retryable=error.retryable
+            ),
+        )
+        await self.bus.publish_event(
+            call_id, StatusChanged(status=CallStatus.FAILED.value), msg_id=f"{call_id}:status:dial:failed"
+        )
+        await announce_end(self.bus, self._metrics, record)
+
+    # --- inbound -------------------------------------------------------------------------------------
+
+    async def answer_inbound(self, params: Mapping[str, str]) -> str:
+        """The TwiML for a call to one of our numbers: the number picks the profile.
+
+        The record is created once: the call id is Twilio's CallSid, so a retried webhook finds the same call.
+        """
+        call_sid, to, from_ = params.get("CallSid", ""), params.get("To", ""), params.get("From", "")
+        name = self._settings.inbound_profiles.get(to) or self._settings.default_inbound_profile
+        if not valid_token(call_sid) or not name:
+            logger.warning("no profile answers calls to %s: rejected", to)
+            self._metrics.calls_created.labels("inbound", "rejected").inc()
+            return twiml.reject()
+        try:
+            profile, revision = await self._profiles.get(name)
+        except SwitchboardError:
+            logger.exception("profile %r of %s is unavailable: call rejected", name, to)
+            self._metrics.calls_created.labels("inbound", "rejected").inc()
+            return twiml.reject()
+        call_id = call_sid
+        record = CallRecord(
+            call_id=call_id,
+            direction="inbound",
+            transport="twilio",
+            to_number=to,
+            from_number=from_,
+            profile=name,
+            profile_revision=revision,
+            status=CallStatus.RINGING,
+            provider_call_id=call_sid,
+            created_ns=time.time_ns(),
+            max_duration_s=profile.max_duration_s,
+        )
+        try:
+            await self.store.create(record)
+        except RecordConflict:
+            logger.info("voice webhook repeated", extra={"call_id": call_id})
+        else:
+            self._metrics.active_calls.inc()
+            self._metrics.calls_created.labels("inbound", "answered").inc()
+            await self.bus.publish_event(
+                call_id,
+                CallCreated(direction="inbound", to_number=to, from_number=from_, profile=name),
+                msg_id=f"{call_id}:created",
+            )
+            await self.bus.publish_event(
+                call_id,
+                StatusChanged(status=CallStatus.RINGING.value, provider_status=params.get("CallStatus", "")),
+                msg_id=f"{call_id}:status:inbound:ringing",
+            )
+        return self.stream_twiml(call_id)
+
+    # --- live calls ----------------------------------------------------------------------------------
+
+    async def get(self, call_id: str) -> CallRecord:
+        """The record; raises `ApiProblem` 404."""
+        if not valid_token(call_id):
+            raise ApiProblem(404, "call_not_found", f"no call {call_id}", category=ErrorCategory.NOT_FOUND)
+        try:
+            record, _ = await self.store.get(call_id)
+        except RecordNotFound as e:
+            raise ApiProblem(
+                404, "call_not_found", f"no call {call_id}", category=ErrorCategory.NOT_FOUND
+            ) from e
+        return record
+
+    async def hang_up(self, call_id: str, reason: str, *, by: str) -> CallRecord:
+        """End a live call through Twilio; the `completed` callback then ends the record with `reason`."""
+        record = self._live(await self.get(call_id))
+
+        def with_reason(current: CallRecord) -> CallRecord | None:
+            if current.status.final:
+                return None
+            current.ended_reason = reason
+            return current
+
+        record = await self.store.update(call_id, with_reason)
+        await self._twilio.hang_up(record.provider_call_id)
+        logger.info("hung up by %s (%s)", by, reason, extra={"call_id": call_id})
+        return record
+
+    async def transfer(self, call_id: str, to: str, *, by: str) -> CallRecord:
+        """Hand an answered call over to `to` (checked like any destination).
+
+        New TwiML with `<Dial>` ends the media stream; the call goes on with the person dialed.
+        """
+        destination = self.numbers.destination(to, "to")
+        record = self._live(await self.get(call_id))
+        if record.status != CallStatus.IN_PROGRESS:
+            raise ApiProblem(
+                409,
+                "call_not_in_progress",
+                f"only an answered call can be transferred (this one is {record.status.value})",
+                category=ErrorCategory.CONFLICT,
+            )
+        await self._twilio.redirect(record.provider_call_id, twiml.transfer(destination))
+
+        def transferred(current: CallRecord) -> CallRecord:
+            current.ended_reason = "transferred"
+            current.metadata = {**current.metadata, "transferred_to": destination}
+            return current
+
+        record = await self.store.update(call_id, transferred)
+        await self.bus.publish_event(call_id, CallTransferred(to=destination, requested_by=by))
+        logger.info("transferred to %s by %s", destination, by, extra={"call_id": call_id})
+        return record
+
+    # --- helpers -------------------------------------------------------------------------------------
+
+    def stream_twiml(self, call_id: str) -> str:
+        """``<Connect><Stream>`` to the media edge, with the call id and its stream token."""
+        token = stream_token(self._config.stream_secret, call_id)
+        return twiml.connect_stream(self._settings.media_stream_url, call_id, token)
+
+    def status_callback_url(self, call_id: str) -> str:
+        """Where Twilio reports the call's progress (the call id rides in the query string, which is signed)."""
+        return self._settings.webhook_url("/twilio/status") + "?" + urlencode({"call_id": call_id})
+
+    async def _profile(self, name: str) -> tuple[Profile, int]:
+        try:
+            return await self._profiles.get(name)
+        except ProfileNotFound as e:
+            raise ApiProblem(422, "unknown_profile", f"profile: there is no profile named {name!r}") from e
+
+    @staticmethod
+    def _live(record: CallRecord) -> CallRecord:
+        if record.status.final:
+            raise ApiProblem(
+                409,
+                "call_ended",
+                f"call {record.call_id} has already ended ({record.status.value})",
+                category=ErrorCategory.CONFLICT,
+            )
+        if not record.provider_call_id:
+            raise ApiProblem(
+                409,
+                "call_not_dialed",
+                f"call {record.call_id} is still being dialed: retry shortly",
+                category=ErrorCategory.CONFLICT,
+                headers={"Retry-After": "1"},
+            )
+        return record

@@ -1,0 +1,91 @@
+"""What call-control counts (no call id in any label)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from switchboard.common.runtime.metrics import TURN_BUCKETS
+
+_CALL_SECONDS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0)
+
+
+class CallControlMetrics:
+    """Calls created and ended, API and webhook traffic, Twilio API errors, live calls."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.calls_created = Counter(
+            "switchboard_call_control_calls_created_total",
+            "Call creations by direction and outcome (dialed, provider_error, answered, rejected)",
+            ["direction", "outcome"],
+            registry=registry,
+        )
+        self.calls_refused = Counter(
+            "switchboard_call_control_calls_refused_total",
+            "Outbound calls refused before dialing, by error code (invalid_number, country_not_allowed…)",
+            ["code"],
+            registry=registry,
+        )
+        self.calls_ended = Counter(
+            "switchboard_call_control_calls_ended_total",
+            "Calls that reached a final status, by status (completed, busy, no-answer, failed, canceled)",
+            ["status"],
+            registry=registry,
+        )
+        self.active_calls = Gauge(
+            "switchboard_call_control_active_calls",
+            "Calls created and not yet ended (each replica counts the changes it made: sum over replicas)",
+            registry=registry,
+        )
+        self.call_duration = Histogram(
+            "switchboard_call_control_call_duration_seconds",
+            "Duration of answered calls, from answer to end",
+            buckets=_CALL_SECONDS,
+            registry=registry,
+        )
+        self.api_requests = Counter(
+            "switchboard_call_control_api_requests_total",
+            "HTTP requests by route template, method and status",
+            ["route", "method", "status"],
+            registry=registry,
+        )
+        self.api_seconds = Histogram(
+            "switchboard_call_control_api_request_seconds",
+            "HTTP request handling time by route template",
+            ["route"],
+            buckets=TURN_BUCKETS,
+            registry=registry,
+        )
+        self.rate_limited = Counter(
+            "switchboard_call_control_rate_limited_total", "Requests refused with 429", registry=registry
+        )
+        self.signature_failures = Counter(
+            "switchboard_call_control_webhook_signature_failures_total",
+            "Twilio webhooks refused for a missing or wrong X-Twilio-Signature, by webhook",
+            ["webhook"],
+            registry=registry,
+        )
+        self.status_callbacks = Counter(
+            "switchboard_call_control_status_callbacks_total",
+            "Twilio status callbacks by status and whether they changed the record (applied, stale, unknown)",
+            ["status", "result"],
+            registry=registry,
+        )
+        self.twilio_errors = Counter(
+            "switchboard_call_control_twilio_api_errors_total",
+            "Failed Twilio API requests by operation and Twilio error code (or network, timeout)",
+            ["operation", "code"],
+            registry=registry,
+        )
+        self.twilio_seconds = Histogram(
+            "switchboard_call_control_twilio_api_seconds",
+            "Twilio API request time by operation",
+            ["operation"],
+            buckets=TURN_BUCKETS,
+            registry=registry,
+        )
+        self.control_messages = Counter(
+            "switchboard_call_control_control_messages_total",
+            "Bus control messages acted on, by type and result (done, refused, failed)",
+            ["type", "result"],
+            registry=registry,
+        )

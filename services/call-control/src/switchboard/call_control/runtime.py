@@ -1,0 +1,96 @@
+"""call-control assembled: the buckets it uses, the Twilio client, the services, the bus listener."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+from nats.js.kv import KeyValue
+
+from switchboard.call_control.access import ApiKeys, RateLimiter
+from switchboard.call_control.calls import CallService
+from switchboard.call_control.control import ControlListener
+from switchboard.call_control.idempotency import BUCKET as IDEMPOTENCY_BUCKET
+from switchboard.call_control.idempotency import IdempotencyKeys
+from switchboard.call_control.metrics import CallControlMetrics
+from switchboard.call_control.numbers import NumberPolicy
+from switchboard.call_control.profile_files import publish_profiles
+from switchboard.call_control.settings import CallControlSettings, StartConfig
+from switchboard.call_control.status import StatusTracker
+from switchboard.call_control.twilio_api import TwilioApiHttpClient, TwilioCalls
+from switchboard.call_control.webhooks import TwilioSignatures
+from switchboard.common.bus import subjects
+from switchboard.common.bus.client import Bus
+from switchboard.common.bus.connection import ensure_bucket
+from switchboard.common.calls.store import CallStore
+from switchboard.common.profiles import Profile, ProfileStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CallControl:
+    """Everything the HTTP app and the bus listener use."""
+
+    settings: CallControlSettings
+    metrics: CallControlMetrics
+    service: CallService
+    tracker: StatusTracker
+    idempotency: IdempotencyKeys
+    calls_kv: KeyValue
+    keys: ApiKeys
+    limiter: RateLimiter
+    signatures: TwilioSignatures
+    profile_revisions: dict[str, int]
+
+
+@contextlib.asynccontextmanager
+async def running(
+    bus: Bus,
+    settings: CallControlSettings,
+    config: StartConfig,
+    profiles: dict[str, Profile],
+    metrics: CallControlMetrics,
+) -> AsyncIterator[CallControl]:
+    """Publish the profiles, open the Twilio client, listen to `ctl.hangup`/`ctl.transfer`; undo on exit."""
+    calls_kv = await bus.js.key_value(subjects.CALLS_BUCKET)
+    profile_store = ProfileStore(await bus.js.key_value(subjects.PROFILES_BUCKET))
+    idempotency_kv = await ensure_bucket(bus.js, IDEMPOTENCY_BUCKET, ttl_s=settings.idempotency_ttl_s)
+    revisions = await publish_profiles(profile_store, profiles)
+    store = CallStore(calls_kv)
+    async with aiohttp.ClientSession() as session:
+        http = TwilioApiHttpClient(
+            session, base_url=settings.twilio_api_base_url, timeout_s=settings.twilio_timeout_s
+        )
+        service = CallService(
+            bus=bus,
+            store=store,
+            profiles=profile_store,
+            twilio=TwilioCalls(settings.twilio_account_sid, config.twilio_auth_token, http, metrics),
+            numbers=NumberPolicy(settings.allowed_countries),
+            settings=settings,
+            config=config,
+            metrics=metrics,
+        )
+        listener = ControlListener(service, metrics)
+        await listener.start()
+        try:
+            yield CallControl(
+                settings=settings,
+                metrics=metrics,
+                service=service,
+                tracker=StatusTracker(bus, store, metrics),
+                idempotency=IdempotencyKeys(idempotency_kv),
+                calls_kv=calls_kv,
+                keys=ApiKeys(config.api_keys),
+                limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
+                signatures=TwilioSignatures(
+                    config.twilio_auth_token, settings.twilio_account_sid, settings.public_base_url, metrics
+                ),
+                profile_revisions=revisions,
+            )
+        finally:
+            await listener.stop()

@@ -1,0 +1,141 @@
+"""The shapes of the calls API (requests and answers), as pydantic models: they are also the OpenAPI docs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from switchboard.common.calls.record import CallRecord, CallStatus
+
+MAX_METADATA_ENTRIES = 20
+
+
+class CreateCall(BaseModel):
+    """Place an outbound call to `to`, handled by the agent of `profile`."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    to: str = Field(description="The number to call, E.164", examples=["+14155550100"])
+    from_: str | None = Field(
+        default=None,
+        alias="from",
+        description="Caller ID (E.164, a number of the Twilio account); default: configured",
+    )
+    profile: str = Field(
+        min_length=1, max_length=64, description="The agent profile", examples=["receptionist-openai"]
+    )
+    transport: Literal["twilio"] = "twilio"
+    metadata: dict[str, str] = Field(default_factory=dict, description="Yours; kept on the record")
+    max_duration_s: int | None = Field(
+        default=None, ge=10, le=4 * 3600, description="Hang up after this long (default: the profile's limit)"
+    )
+    machine_detection: bool = Field(default=False, description="Ask Twilio who answered (human or machine)")
+
+    @field_validator("metadata")
+    @classmethod
+    def _small_metadata(cls, value: dict[str, str]) -> dict[str, str]:
+        """Keep metadata small: it travels with every read of the record."""
+        if len(value) > MAX_METADATA_ENTRIES or any(len(k) > 64 or len(v) > 500 for k, v in value.items()):
+            raise ValueError(
+                f"at most {MAX_METADATA_ENTRIES} entries, keys up to 64 and values up to 500 characters"
+            )
+        return value
+
+
+class HangupCall(BaseModel):
+    """End a call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="api_hangup", min_length=1, max_length=200)
+
+
+class TransferCall(BaseModel):
+    """Hand the call over to another number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: str = Field(description="The number to transfer to, E.164", examples=["+14155550123"])
+
+
+class CallAccepted(BaseModel):
+    """A call that exists (201 on creation, 200 on an idempotent replay)."""
+
+    call_id: str
+    status: CallStatus
+
+
+def iso(ns: int) -> datetime | None:
+    """A record timestamp (ns since the epoch) as a UTC datetime; None for 0."""
+    return datetime.fromtimestamp(ns / 1e9, UTC) if ns else None
+
+
+class CallSummary(BaseModel):
+    """A call as listed."""
+
+    call_id: str
+    direction: Literal["inbound", "outbound"]
+    transport: str
+    status: CallStatus
+    to: str
+    from_: str = Field(serialization_alias="from")
+    profile: str
+    profile_revision: int
+    provider_call_id: str
+    answered_by: str
+    created_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    ended_reason: str
+    duration_s: float
+    max_duration_s: int
+    metadata: dict[str, str]
+
+    @classmethod
+    def of(cls, record: CallRecord) -> CallSummary:
+        """The summary of a record."""
+        return cls(
+            call_id=record.call_id,
+            direction=record.direction,
+            transport=record.transport,
+            status=record.status,
+            to=record.to_number,
+            from_=record.from_number,
+            profile=record.profile,
+            profile_revision=record.profile_revision,
+            provider_call_id=record.provider_call_id,
+            answered_by=record.answered_by,
+            created_at=iso(record.created_ns),
+            answered_at=iso(record.answered_ns),
+            ended_at=iso(record.ended_ns),
+            ended_reason=record.ended_reason,
+            duration_s=round(record.duration_s, 3),
+            max_duration_s=record.max_duration_s,
+            metadata=record.metadata,
+        )
+
+
+class TimelineEntry(BaseModel):
+    """One event of the call, from the stream `CALL_EVENTS`: `type` and `at`, then the event's fields."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    at: datetime
+
+
+class CallDetail(CallSummary):
+    """A call with what it captured and its timeline (status changes, transcript turns, tool calls…)."""
+
+    captured: dict[str, Any]
+    result: str
+    timeline: list[TimelineEntry]
+
+
+class CallPage(BaseModel):
+    """A page of calls, newest first; pass `next_cursor` as `cursor` for the next page."""
+
+    calls: list[CallSummary]
+    next_cursor: str | None

@@ -1,0 +1,152 @@
+"""call-control settings (env prefix ``CALL_CONTROL_``), and the checked configuration the service starts from."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from switchboard.common.errors import ConfigError
+from switchboard.common.runtime.settings import ServiceSettings, require_secret
+
+PREFIX = "CALL_CONTROL_"
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+MIN_API_KEY_LENGTH = 16
+
+
+def _split(value: Any) -> Any:
+    """Comma- (or whitespace-) separated text as a list; anything else unchanged."""
+    if isinstance(value, str):
+        return [item for item in re.split(r"[,\s]+", value) if item]
+    return value
+
+
+class CallControlSettings(ServiceSettings):
+    """Everything call-control is configured with; secrets are `SecretStr` and never logged."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", frozen=True)
+
+    ops_port: int = 9101
+    http_host: str = "0.0.0.0"
+    http_port: int = 8080
+
+    api_keys: SecretStr | None = Field(default=None, description="API keys of /v1, comma-separated")
+    rate_limit_per_s: float = Field(
+        default=2.0, gt=0, description="Requests per second per API key, sustained"
+    )
+    rate_limit_burst: int = Field(default=20, ge=1, description="Requests per API key allowed at once")
+    idempotency_ttl_s: float = Field(
+        default=24 * 3600, gt=0, description="How long Idempotency-Keys are kept"
+    )
+
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str = Field(default="", description="Caller ID of outbound calls (E.164)")
+    twilio_api_base_url: str = Field(
+        default="", description="Send every Twilio API request here instead (the emulator); empty: Twilio"
+    )
+    twilio_timeout_s: float = Field(default=10.0, gt=0)
+
+    public_base_url: str = Field(
+        default="", description="How Twilio reaches call-control, e.g. https://calls.example.com"
+    )
+    media_stream_url: str = Field(
+        default="", description="The media edge's stream URL, wss://…/twilio/stream"
+    )
+    stream_secret: SecretStr | None = None
+
+    allowed_countries: Annotated[frozenset[str], NoDecode] = frozenset({"US", "CA"})
+    profiles_dir: Path = Path("profiles")
+    inbound_profiles: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict, description="Called number → profile, as +15550100100=receptionist-openai,…"
+    )
+    default_inbound_profile: str = ""
+    ring_timeout_s: int = Field(default=30, ge=1, le=600)
+
+    @field_validator("allowed_countries", mode="before")
+    @classmethod
+    def _countries(cls, value: Any) -> Any:
+        value = _split(value)
+        if isinstance(value, list | set | frozenset | tuple):
+            return frozenset(str(item).upper() for item in value)
+        return value
+
+    @field_validator("inbound_profiles", mode="before")
+    @classmethod
+    def _inbound(cls, value: Any) -> Any:
+        items = _split(value)
+        if not isinstance(items, list):
+            return value
+        mapping: dict[str, str] = {}
+        for item in items:
+            number, separator, profile = str(item).partition("=")
+            if not separator or not number or not profile:
+                raise ValueError(f"expected NUMBER=PROFILE, got {item!r}")
+            mapping[number] = profile
+        return mapping
+
+    def checked(self) -> StartConfig:
+        """The configuration with every secret present and every URL usable.
+
+        Raises `ConfigError` naming the variable to fix.
+        """
+        keys = [key for key in require_secret(self.api_keys, f"{PREFIX}API_KEYS").split(",") if key.strip()]
+        for key in keys:
+            require_secret(SecretStr(key.strip()), f"{PREFIX}API_KEYS")
+            if len(key.strip()) < MIN_API_KEY_LENGTH:
+                raise _invalid("API_KEYS", f"every key must have at least {MIN_API_KEY_LENGTH} characters")
+        if not re.fullmatch(r"AC[0-9a-fA-F]{32}", self.twilio_account_sid):
+            raise _invalid("TWILIO_ACCOUNT_SID", "expected AC followed by 32 hex digits")
+        if not E164.match(self.twilio_from_number):
+            raise _invalid("TWILIO_FROM_NUMBER", "expected an E.164 number such as +15550100100")
+        _require_url("PUBLIC_BASE_URL", self.public_base_url, ("https", "http"))
+        _require_url("MEDIA_STREAM_URL", self.media_stream_url, ("wss", "ws"))
+        if urlsplit(self.media_stream_url).query:
+            raise _invalid(
+                "MEDIA_STREAM_URL", "Twilio forbids a query string: per-call data goes in <Parameter>s"
+            )
+        if self.twilio_api_base_url:
+            _require_url("TWILIO_API_BASE_URL", self.twilio_api_base_url, ("https", "http"))
+        for number in self.inbound_profiles:
+            if not E164.match(number):
+                raise _invalid("INBOUND_PROFILES", f"{number!r} is not an E.164 number")
+        if not self.allowed_countries or not all(
+            re.fullmatch(r"[A-Z]{2}", c) for c in self.allowed_countries
+        ):
+            raise _invalid("ALLOWED_COUNTRIES", "expected ISO 3166 region codes such as US,CA,MX")
+        return StartConfig(
+            api_keys=tuple(key.strip() for key in keys),
+            twilio_auth_token=require_secret(self.twilio_auth_token, f"{PREFIX}TWILIO_AUTH_TOKEN"),
+            stream_secret=require_secret(self.stream_secret, f"{PREFIX}STREAM_SECRET"),
+        )
+
+    def webhook_url(self, path: str) -> str:
+        """The public URL of one of call-control's own paths."""
+        return self.public_base_url.rstrip("/") + path
+
+
+@dataclass(frozen=True, slots=True)
+class StartConfig:
+    """The secrets, checked; only ever held in memory."""
+
+    api_keys: tuple[str, ...]
+    twilio_auth_token: str
+    stream_secret: str
+
+    def __repr__(self) -> str:
+        return f"StartConfig(api_keys=<{len(self.api_keys)} keys>, twilio_auth_token=***, stream_secret=***)"
+
+
+def _invalid(variable: str, problem: str) -> ConfigError:
+    return ConfigError(f"{PREFIX}{variable}: {problem}", code="invalid_setting")
+
+
+def _require_url(variable: str, url: str, schemes: tuple[str, ...]) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in schemes or not parts.netloc:
+        raise _invalid(variable, f"expected a {' or '.join(s + '://' for s in schemes)} URL, got {url!r}")

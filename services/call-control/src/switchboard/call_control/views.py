@@ -1,0 +1,124 @@
+"""Reading calls for the API: one call with its timeline from `CALL_EVENTS`, and filtered pages of calls.
+
+Listing reads the latest value of every key of the `calls` bucket through one KV watcher (a single ordered
+consumer, not a request per key), then filters and sorts in memory: fine for thousands of calls; a deployment
+that keeps millions should index calls in a database fed from `CALL_EVENTS`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from nats.js.kv import KeyValue
+
+from switchboard.call_control.problems import ApiProblem
+from switchboard.call_control.schemas import CallDetail, CallPage, CallSummary, TimelineEntry, iso
+from switchboard.common.bus.client import Bus
+from switchboard.common.bus.messages import Event
+from switchboard.common.calls.record import RECORD_SCHEMA_VERSION, CallRecord, CallStatus
+
+logger = logging.getLogger(__name__)
+
+_HIDDEN_FIELDS = frozenset({"v", "ts_ns", "type"})
+
+
+def timeline_entry(event: Event) -> TimelineEntry:
+    """An event as the API shows it: its type, when, and its own fields."""
+    fields: dict[str, Any] = {
+        key: value for key, value in msgspec.to_builtins(event).items() if key not in _HIDDEN_FIELDS
+    }
+    at = iso(event.ts_ns)
+    assert at is not None
+    return TimelineEntry(type=event.type_name(), at=at, **fields)
+
+
+async def call_detail(bus: Bus, record: CallRecord) -> CallDetail:
+    """The record and every event of the call, oldest first."""
+    history = await bus.call_history(record.call_id)
+    summary = CallSummary.of(record)
+    return CallDetail(
+        **summary.model_dump(),
+        captured=record.captured,
+        result=record.result,
+        timeline=[timeline_entry(event) for event in history],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CallFilter:
+    """What a listing keeps."""
+
+    statuses: frozenset[CallStatus] = frozenset()
+    direction: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+    def keeps(self, record: CallRecord) -> bool:
+        """Whether `record` is listed."""
+        if self.statuses and record.status not in self.statuses:
+            return False
+        if self.direction and record.direction != self.direction:
+            return False
+        created = record.created_ns / 1e9
+        if self.created_after is not None and created <= self.created_after.timestamp():
+            return False
+        return self.created_before is None or created < self.created_before.timestamp()
+
+
+def _cursor(record: CallRecord) -> str:
+    return base64.urlsafe_b64encode(f"{record.created_ns}:{record.call_id}".encode()).decode().rstrip("=")
+
+
+def _position(cursor: str) -> tuple[int, str]:
+    try:
+        created, _, call_id = (
+            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition(":")
+        )
+        return int(created), call_id
+    except (binascii.Error, UnicodeDecodeError, ValueError) as e:
+        raise ApiProblem(422, "invalid_cursor", "cursor: not a cursor this API returned") from e
+
+
+async def all_records(kv: KeyValue) -> list[CallRecord]:
+    """The latest record of every call (malformed or newer-version records are skipped and logged)."""
+    decoder = msgspec.msgpack.Decoder(CallRecord)
+    watcher = await kv.watchall(ignore_deletes=True)
+    records: list[CallRecord] = []
+    try:
+        async for entry in watcher:
+            if entry is None:  # the watcher's marker: every current value has been delivered
+                break
+            try:
+                record = decoder.decode(entry.value or b"")
+            except msgspec.DecodeError:
+                logger.warning("skipped a malformed call record %s", entry.key)
+                continue
+            if record.v == RECORD_SCHEMA_VERSION:
+                records.append(record)
+    finally:
+        await watcher.stop()  # type: ignore[no-untyped-call]  # nats-py leaves it unannotated
+    return records
+
+
+async def list_calls(kv: KeyValue, wanted: CallFilter, *, limit: int, cursor: str | None) -> CallPage:
+    """A page of calls, newest first, after `cursor`."""
+    records = sorted(
+        (record for record in await all_records(kv) if wanted.keeps(record)),
+        key=lambda record: (record.created_ns, record.call_id),
+        reverse=True,
+    )
+    if cursor:
+        position = _position(cursor)
+        records = [record for record in records if (record.created_ns, record.call_id) < position]
+    page = records[:limit]
+    more = len(records) > limit
+    return CallPage(
+        calls=[CallSummary.of(record) for record in page],
+        next_cursor=_cursor(page[-1]) if more and page else None,
+    )

@@ -1,0 +1,53 @@
+import phonenumbers
+import pytest
+from phonenumbers import PhoneNumberType
+
+from switchboard.call_control.numbers import NumberPolicy
+from switchboard.call_control.problems import ApiProblem
+
+pytestmark = pytest.mark.unit
+
+POLICY = NumberPolicy(frozenset({"US", "CA", "MX", "GB"}))
+
+
+def example(region: str, kind: int) -> str:
+    number = phonenumbers.example_number_for_type(region, kind)
+    assert number is not None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["+14155550100", "+18005550199", example("MX", PhoneNumberType.MOBILE), "+442071838750", "+15062345678"],
+)
+def test_ordinary_numbers_of_allowed_countries_pass(number: str) -> None:
+    assert POLICY.destination(number) == number
+
+
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [
+        ("4155550100", "invalid_number"),
+        ("+1 415 555 0100", "invalid_number"),
+        ("+1415555010", "invalid_number"),
+        ("+10005550100", "invalid_number"),
+        ("+33612345678", "country_not_allowed"),
+        ("+18765550100", "country_not_allowed"),  # Jamaica shares +1 with the US: a classic fraud route
+        ("+19002345678", "premium_rate_number"),
+        ("+449098765432", "premium_rate_number"),
+        (example("MX", PhoneNumberType.SHARED_COST), "shared_cost_number"),
+        (example("GB", PhoneNumberType.PERSONAL_NUMBER), "number_type_not_allowed"),
+        (example("GB", PhoneNumberType.UAN), "number_type_not_allowed"),
+    ],
+)
+def test_refused_numbers_say_why(number: str, code: str) -> None:
+    with pytest.raises(ApiProblem) as refused:
+        POLICY.destination(number)
+    assert (refused.value.status, refused.value.code) == (422, code)
+    assert refused.value.message.startswith("to: ")
+
+
+def test_caller_ids_only_need_to_be_valid_e164() -> None:
+    assert POLICY.caller_id("+33612345678") == "+33612345678"
+    with pytest.raises(ApiProblem, match="from: "):
+        POLICY.caller_id("+1555")
