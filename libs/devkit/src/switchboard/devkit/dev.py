@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
+import os
 import signal
 import sys
 from pathlib import Path
 
+from switchboard.devkit.dev_config import DEV_API_KEY, DevPlatform, Providers
 from switchboard.devkit.nats_server import EmbeddedNats
-from switchboard.devkit.platform import ProcessGroup, ProcessSpec
-
-SERVICES = (("transcoder", "switchboard.transcoder.main"),)
+from switchboard.devkit.platform import ProcessGroup
 
 
 def say(text: str) -> None:
@@ -21,34 +20,27 @@ def say(text: str) -> None:
     sys.stdout.flush()
 
 
-def available_services() -> list[ProcessSpec]:
-    """Every service installed in this environment, as a child process."""
-    specs = []
-    for name, module in SERVICES:
-        if importlib.util.find_spec(module.rsplit(".", 1)[0]) is not None:
-            specs.append(ProcessSpec(name, [sys.executable, "-m", module]))
-    return specs
-
-
 async def run_platform(state_dir: Path, nats_port: int) -> None:
-    """Start NATS and the services; stop them all on Ctrl-C or SIGTERM."""
+    """Start NATS, the emulators and the services; stop them all on Ctrl-C or SIGTERM."""
+    providers = Providers.from_environment(os.environ)
     with EmbeddedNats(port=nats_port, store_dir=state_dir / "nats", log_file=state_dir / "nats.log") as nats:
-        env = {"SWITCHBOARD_LOG_FORMAT": "console"}
+        platform = DevPlatform(nats.url, state_dir, providers)
         group = ProcessGroup()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         say(f"NATS at {nats.url} (JetStream in {state_dir / 'nats'})")
-        for spec in available_services():
-            prefix = spec.name.upper().replace("-", "_")
-            await group.start(
-                ProcessSpec(
-                    spec.name,
-                    spec.argv,
-                    {**env, f"{prefix}_NATS_URL": nats.url, f"{prefix}_LOG_FORMAT": "console"},
-                )
-            )
+        for line in providers.banner():
+            say(line)
+        for spec in platform.build():
+            await group.start(spec)
+            if spec.name == "gemini-emulator":
+                await asyncio.sleep(1.0)  # its CA file must exist before agent-gemini reads it
+        say(
+            f"API on http://127.0.0.1:8080 (key {os.environ.get('SWITCHBOARD_API_KEY', DEV_API_KEY)}), docs at /docs"
+        )
+        say("place a call: uv run switchboard-call --say 'Hi, I would like to book a table'")
         stopped = asyncio.create_task(stop.wait())
         exited = asyncio.create_task(group.exited.wait())
         await asyncio.wait({stopped, exited}, return_when=asyncio.FIRST_COMPLETED)
@@ -67,7 +59,7 @@ def main() -> None:
     parser.add_argument("--nats-port", type=int, default=4222)
     args = parser.parse_args()
     args.state_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(run_platform(args.state_dir, args.nats_port))
+    asyncio.run(run_platform(args.state_dir.resolve(), args.nats_port))
 
 
 if __name__ == "__main__":

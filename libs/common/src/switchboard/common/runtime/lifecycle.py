@@ -64,5 +64,9 @@ async def service_context(
         health.draining = True
         await ops.stop()
         if not nc.is_closed:
-            await nc.drain()
+            try:
+                await nc.drain()
+            except Exception as exc:  # NATS already gone: nothing left to flush, close what remains
+                logger.warning("draining the NATS connection failed (%s); closing it", exc)
+                await nc.close()
         logger.info("%s %s stopped", service, settings.instance_id)

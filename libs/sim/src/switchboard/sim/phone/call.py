@@ -26,11 +26,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.protocol import State
 
+from switchboard.common.audio.g711 import ulaw_decode
 from switchboard.common.security.twilio_signature import SIGNATURE_HEADER, compute_signature
 from switchboard.sim.phone import messages
 from switchboard.sim.phone.downlink import Downlink, record_violation
 from switchboard.sim.phone.errors import CallEnded, CallRejected, PhoneFailure
-from switchboard.sim.phone.heard import SILENCE_DBFS, HeardAudio
+from switchboard.sim.phone.heard import SILENCE_DBFS, HeardAudio, stereo_wav
 from switchboard.sim.phone.messages import SAMPLE_RATE, PhoneMessage, StreamIdentity
 from switchboard.sim.phone.outbound import CallerAudio, Utterance, load_wav, to_ulaw
 from switchboard.sim.phone.pacing import FrameSchedule, PacingStats
@@ -77,6 +78,7 @@ class MediaStreamCall:
         self._open_timeout = open_timeout
         self._late_after_ms = late_after_ms
         self._caller = CallerAudio()
+        self._said = bytearray()  # every μ-law frame sent, speech and silence: the caller's side of the call
         self._ws: ClientConnection | None = None
         self._send_lock = asyncio.Lock()
         self._sequence = 0
@@ -243,6 +245,7 @@ class MediaStreamCall:
                 if delay > 0:
                     await asyncio.sleep(delay)
                 frame = self._caller.next_frame(schedule.offset_s)
+                self._said += frame
                 await self._send(
                     partial(
                         messages.media,
@@ -432,3 +435,15 @@ class MediaStreamCall:
     def save_heard_wav(self, path: str | Path) -> None:
         """Write what the caller heard as a PCM16 8 kHz WAV."""
         self.buffer.heard().save_wav(path)
+
+    def said(self) -> npt.NDArray[np.int16]:
+        """Everything the caller sent since `start` (silence included), as PCM16 at 8 kHz."""
+        return ulaw_decode(bytes(self._said))
+
+    def conversation_wav(self) -> bytes:
+        """The whole conversation as a stereo PCM16 8 kHz WAV: the caller left, what the caller heard right."""
+        return stereo_wav(self.said(), self.buffer.heard().pcm, SAMPLE_RATE)
+
+    def save_conversation_wav(self, path: str | Path) -> None:
+        """Write `conversation_wav()` to `path`."""
+        Path(path).write_bytes(self.conversation_wav())

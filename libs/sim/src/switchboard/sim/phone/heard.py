@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,3 +110,18 @@ class HeardAudio:
             wav.setsampwidth(2)
             wav.setframerate(self.rate)
             wav.writeframes(self.pcm.astype("<i2").tobytes())
+
+
+def stereo_wav(left: npt.NDArray[np.int16], right: npt.NDArray[np.int16], rate: int) -> bytes:
+    """A stereo PCM16 WAV of two mono signals, the shorter one padded with silence."""
+    length = max(left.size, right.size)
+    frames = np.zeros((length, 2), dtype="<i2")
+    frames[: left.size, 0] = left
+    frames[: right.size, 1] = right
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(2)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(frames.tobytes())
+    return out.getvalue()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -9,6 +10,8 @@ from email.utils import format_datetime
 from typing import Any
 
 API_VERSION = "2010-04-01"
+PHONE_NUMBER = re.compile(r"^\+[1-9]\d{6,14}$")
+"""An E.164 number, as Twilio accepts it."""
 ERROR_DOCS = "https://www.twilio.com/docs/errors/"
 
 

@@ -7,7 +7,6 @@ import base64
 import binascii
 import hmac
 import logging
-import re
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from types import TracebackType
@@ -20,6 +19,7 @@ from aiohttp.typedefs import Handler
 from switchboard.sim.twilio_rest import resources
 from switchboard.sim.twilio_rest.behaviour import Callee, EmulatorTiming, IncomingNumber
 from switchboard.sim.twilio_rest.call import LIVE_STATUSES, CallOptions, EmulatedCall
+from switchboard.sim.twilio_rest.control import ControlApi
 from switchboard.sim.twilio_rest.lifecycle import CallRunner, MediaRoutes
 from switchboard.sim.twilio_rest.received import (
     RECEIVED,
@@ -35,7 +35,6 @@ logger = logging.getLogger(__name__)
 
 CALLS = "/2010-04-01/Accounts/{account}/Calls.json"
 CALL = "/2010-04-01/Accounts/{account}/Calls/{sid}.json"
-PHONE_NUMBER = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
 class TwilioRestEmulator:
@@ -100,8 +99,7 @@ class TwilioRestEmulator:
         app.router.add_get(CALLS, self._list)
         app.router.add_get(CALL, self._fetch)
         app.router.add_post(CALL, self._update)
-        app.router.add_get("/_emulator/calls", self._control_calls)
-        app.router.add_post("/_emulator/inbound", self._control_inbound)
+        ControlApi(self).add_routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
@@ -369,30 +367,3 @@ class TwilioRestEmulator:
         elif status == "canceled" and call.status in {"queued", "initiated", "ringing"}:
             call.request_end("api")
         return web.json_response(call.resource())
-
-    # --- HTTP: control, for the local platform -------------------------------------------------------
-
-    async def _control_calls(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            [
-                {
-                    **call.resource(),
-                    "streams": [
-                        {"url": s.url, "parameters": s.parameters, "error": s.error} for s in call.log.streams
-                    ],
-                    "dialed": call.log.dialed,
-                    "errors": call.log.errors,
-                }
-                for call in self.calls.values()
-            ]
-        )
-
-    async def _control_inbound(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        to, from_ = str(body.get("to", "")), str(body.get("from", ""))
-        if to not in self.numbers and body.get("voice_url"):
-            self.add_number(to, str(body["voice_url"]), status_callback=str(body.get("status_callback", "")))
-        if to not in self.numbers or not PHONE_NUMBER.match(from_):
-            return web.json_response({"error": "unknown 'to' number or bad 'from'"}, status=400)
-        call = await self.place_inbound_call(from_, to)
-        return web.json_response({"sid": call.sid}, status=201)
