@@ -217,6 +217,36 @@ async def test_end_call_hangs_up_only_after_the_goodbye_has_played(bus: NatsClie
     assert await asyncio.wait_for(task, 5) == "hangup:done"
 
 
+async def test_end_call_from_a_silent_response_lets_the_model_say_goodbye_first(bus: NatsClient) -> None:
+    h, task = await start(bus, "ag-silent-end")
+    await h.session.speak("resp-1", 200, "Anything else?")
+    await h.session.events.response_done("resp-1", interrupted=False)
+    await h.bus.publish_control("ag-silent-end", Playout(generation=1, played_ms=200, final=True))
+    await h.session.events.response_started("resp-2")  # only calls the tool
+    await h.session.events.response_done("resp-2", interrupted=False)
+    await h.session.events.tool_called(ToolCall("fc-1", "end_call", {"reason": "done"}, response_id="resp-2"))
+    assert h.session.tool_results[0][2] is True  # the model is asked to answer: its goodbye
+    await h.session.speak("resp-3", 300, "Goodbye!")
+    await h.session.events.response_done("resp-3", interrupted=False)
+    await asyncio.sleep(0.5)
+    assert not any(isinstance(c, Hangup) for _, c in h.controls)
+    await h.bus.publish_control("ag-silent-end", Playout(generation=3, played_ms=300, final=True))
+    await eventually(lambda: any(isinstance(c, Hangup) for _, c in h.controls))
+    assert await asyncio.wait_for(task, 5) == "hangup:done"
+
+
+async def test_a_response_that_has_not_spoken_yet_does_not_hide_the_one_playing(bus: NatsClient) -> None:
+    h, task = await start(bus, "ag-hidden")
+    await h.session.speak("resp-1", 2000, "Let me check that for you")
+    await h.session.events.response_done("resp-1", interrupted=False)
+    await h.session.events.response_started("resp-2")  # the model is still thinking
+    await h.session.events.caller_speech_started()
+    await eventually(lambda: any(isinstance(c, Clear) for _, c in h.controls))
+    assert next(c for _, c in h.controls if isinstance(c, Clear)).generation == 1
+    h.agent.end("test")
+    await task
+
+
 async def test_unknown_tools_get_an_error_result_and_the_call_goes_on(bus: NatsClient) -> None:
     h, task = await start(bus, "ag-tool")
     await h.session.events.tool_called(ToolCall("fc-1", "launch_rockets", {}))

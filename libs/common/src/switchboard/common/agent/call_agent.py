@@ -16,7 +16,7 @@ from switchboard.common.agent.capabilities import AgentCapabilities
 from switchboard.common.agent.generations import Generation, Generations
 from switchboard.common.agent.metrics import AgentMetrics
 from switchboard.common.agent.model_session import HeardReport, ModelSession, SessionEvents, ToolCall
-from switchboard.common.agent.tools import run_tool
+from switchboard.common.agent.tools import ToolOutcome, run_tool
 from switchboard.common.bus import subjects
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.formats import Direction
@@ -325,13 +325,25 @@ class CallAgent(SessionEvents):
             ),
         )
         if self._session is not None:
-            await self._session.send_tool_result(call, outcome.result, respond=outcome.respond)
+            respond = outcome.respond or self._left_without_a_word(call, outcome)
+            await self._session.send_tool_result(call, outcome.result, respond=respond)
         if outcome.dtmf:
             await self._bus.publish_control(self.call_id, SendDtmf(digits=outcome.dtmf))
         if outcome.transfer_to:
             self._spawn(self._after_playout(Transfer(to=outcome.transfer_to)))
         elif outcome.hangup_reason:
             self._spawn(self._after_playout(Hangup(reason=outcome.hangup_reason)))
+
+    def _left_without_a_word(self, call: ToolCall, outcome: ToolOutcome) -> bool:
+        """The model ended or transferred the call in a response that said nothing: let it say goodbye first.
+
+        Models often call the tool alone instead of speaking in the same response; the caller would hear the
+        line go dead. Only known when the provider names the response of the call.
+        """
+        if (outcome.hangup_reason is None and outcome.transfer_to is None) or not call.response_id:
+            return False
+        generation = self.generations.by_response(call.response_id)
+        return generation is not None and generation.sent_ms == 0
 
     async def _after_playout(self, message: Hangup | Transfer) -> None:
         """Let the goodbye play out (including a response that has not started speaking yet), then act."""

@@ -83,9 +83,15 @@ class Generations:
         return self._by_number.get(number)
 
     def playing(self) -> Generation | None:
-        """The generation the caller may be hearing now, if any."""
-        latest = self.latest
-        return latest if latest is not None and latest.playing() else None
+        """The generation the caller may be hearing now, if any.
+
+        That is the newest one that has sent audio: a response that has not spoken yet (its model still thinking,
+        or one that only calls a tool) does not hide the one still playing before it.
+        """
+        for generation in reversed(self._by_number.values()):
+            if generation.sent_ms > 0:
+                return generation if generation.playing() else None
+        return None
 
     def all(self) -> list[Generation]:
         """Every generation, oldest first."""

@@ -15,6 +15,8 @@ class ToolCall:
     call_id: str
     name: str
     arguments: dict[str, Any] = field(default_factory=dict)
+    response_id: str = ""
+    """The response that made the call, when the provider says (tells whether the model spoke in it)."""
 
 
 @dataclass(frozen=True, slots=True)
