@@ -1,0 +1,138 @@
+"""Taking a stream's call: the stream token, the call record and its profile, then the transcoder and the agent."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from switchboard.common.bus import subjects
+from switchboard.common.bus.attach import AttachReply, AttachRequest, request_attach
+from switchboard.common.bus.client import Bus
+from switchboard.common.bus.formats import AudioFormat
+from switchboard.common.calls.record import CallRecord
+from switchboard.common.calls.store import CallStore
+from switchboard.common.errors import SwitchboardError
+from switchboard.common.profiles import PROVIDER_AUDIO, Profile, ProfileStore
+from switchboard.common.security.stream_token import verify_stream_token
+from switchboard.media_edge.metrics import EdgeMetrics
+
+logger = logging.getLogger(__name__)
+
+CALLER_FORMAT = AudioFormat.PCMU8K
+
+
+class Refusal(Exception):
+    """The edge will not serve this stream; `reason` is a short stable label for counting."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+def call_id_from(parameters: Mapping[str, str], secret: str) -> str:
+    """The call id of a `start` whose `<Parameter>`s carry a valid stream token; raises `Refusal`."""
+    call_id = parameters.get("call_id", "")
+    token = parameters.get("token", "")
+    if not call_id or not token:
+        raise Refusal("bad_token", "start without call_id and token parameters")
+    if not subjects.valid_token(call_id):
+        raise Refusal("bad_token", "call_id is not a valid id")
+    if not verify_stream_token(secret, call_id, token):
+        raise Refusal("bad_token", "the stream token does not match the call id")
+    return call_id
+
+
+@dataclass(frozen=True, slots=True)
+class StreamIds:
+    """Twilio's ids of the stream and its call."""
+
+    stream_sid: str
+    call_sid: str
+
+
+async def claim_call(
+    calls: CallStore, profiles: ProfileStore, call_id: str, ids: StreamIds
+) -> tuple[CallRecord, Profile]:
+    """Check the call record and its profile, and write the stream's ids into the record (compare-and-set).
+
+    Refuses a call without a record, one that is over or on another transport, a second stream for a call that
+    already has one (a replayed token), and a stream whose call SID is not the call's.
+    """
+    record = await calls.find(call_id)
+    if record is None:
+        raise Refusal("no_record", f"no record for call {call_id}")
+    _check(record, ids)
+    try:
+        profile, _ = await profiles.get(record.profile)
+    except SwitchboardError as exc:
+        raise Refusal("no_profile", exc.message) from exc
+
+    def change(current: CallRecord) -> CallRecord | None:
+        _check(current, ids)
+        if current.stream_id == ids.stream_sid and current.provider_call_id == (
+            ids.call_sid or current.provider_call_id
+        ):
+            return None
+        current.stream_id = ids.stream_sid
+        current.provider_call_id = current.provider_call_id or ids.call_sid
+        return current
+
+    return await calls.update(call_id, change), profile
+
+
+def _check(record: CallRecord, ids: StreamIds) -> None:
+    if record.status.final:
+        raise Refusal("call_over", f"the call is {record.status.value}")
+    if record.transport != "twilio":
+        raise Refusal("wrong_transport", f"the call uses {record.transport}")
+    if record.stream_id and record.stream_id != ids.stream_sid:
+        raise Refusal("stream_exists", "the call already has a media stream")
+    if record.provider_call_id and ids.call_sid and record.provider_call_id != ids.call_sid:
+        raise Refusal("call_sid_mismatch", "the stream belongs to another Twilio call")
+
+
+def attach_request(call_id: str, profile: Profile, requester: str) -> AttachRequest:
+    """What the edge asks of the transcoder and the agent: the caller's format and the provider's."""
+    agent_in, agent_out = PROVIDER_AUDIO[profile.provider]
+    return AttachRequest(
+        call_id=call_id,
+        profile=profile.name,
+        caller_format=CALLER_FORMAT,
+        agent_in_format=agent_in,
+        agent_out_format=agent_out,
+        requester=requester,
+    )
+
+
+def needs_transcoder(request: AttachRequest) -> bool:
+    """Whether the agent's formats differ from the caller's (a call whose formats match has no transcoder hop)."""
+    return (
+        request.agent_in_format is not request.caller_format
+        or request.agent_out_format is not request.caller_format
+    )
+
+
+async def attach_components(
+    bus: Bus,
+    request: AttachRequest,
+    provider: str,
+    metrics: EdgeMetrics,
+    *,
+    timeout_s: float,
+    attempts: int,
+) -> list[AttachReply]:
+    """Attach a transcoder (when the formats differ), then an agent of `provider`; raises `AttachError`."""
+    targets = [("agent", subjects.agent_attach(provider))]
+    if needs_transcoder(request):
+        targets.insert(0, ("transcoder", subjects.transcoder_attach()))
+    replies = []
+    for component, subject in targets:
+        started = time.perf_counter()
+        reply = await request_attach(bus, subject, request, timeout_s=timeout_s, attempts=attempts)
+        metrics.attach_seconds.labels(component).observe(time.perf_counter() - started)
+        logger.info("%s attached: %s", component, reply.instance or "?")
+        replies.append(reply)
+    return replies

@@ -1,0 +1,159 @@
+"""The edge as a whole: what every stream shares, who may connect, the streams being served, and the drain."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from switchboard.common.bus.client import Bus
+from switchboard.common.calls.store import CallStore
+from switchboard.common.profiles import ProfileStore
+from switchboard.common.runtime.ops_http import Health
+from switchboard.common.security.twilio_signature import is_valid_signature
+from switchboard.media_edge.downlink import PacingOptions
+from switchboard.media_edge.metrics import EdgeMetrics
+from switchboard.media_edge.settings import MediaEdgeSettings
+from switchboard.media_edge.twilio import InboundDecoder
+
+if TYPE_CHECKING:
+    from switchboard.media_edge.session import MediaSession
+
+logger = logging.getLogger(__name__)
+
+CLOSE_GOING_AWAY = 1001
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradeRefusal:
+    """Why an upgrade is refused before it is accepted, and with which HTTP status."""
+
+    reason: str
+    status: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class DrainResult:
+    """What a drain found and left."""
+
+    streams_at_start: int
+    closed_at_deadline: int
+    streams_left: int
+    waited_s: float
+
+    @property
+    def drained(self) -> bool:
+        """Whether every stream ended by itself before the deadline."""
+        return self.closed_at_deadline == 0 and self.streams_left == 0
+
+
+class MediaEdge:
+    """Shared state of one edge process: bus, stores, secrets, metrics, and the streams it serves."""
+
+    def __init__(
+        self,
+        *,
+        bus: Bus,
+        settings: MediaEdgeSettings,
+        metrics: EdgeMetrics,
+        health: Health,
+        calls: CallStore,
+        profiles: ProfileStore,
+    ) -> None:
+        self.bus = bus
+        self.settings = settings
+        self.metrics = metrics
+        self.health = health
+        self.calls = calls
+        self.profiles = profiles
+        self.auth_token = settings.auth_token()
+        self.stream_secret = settings.stream_token_secret()
+        self.pacing = PacingOptions(
+            lead_s=settings.pacing_lead_ms / 1000,
+            min_chunk_s=settings.min_chunk_ms / 1000,
+            report_interval_s=settings.playout_report_interval_ms / 1000,
+            end_idle_s=settings.generation_end_idle_ms / 1000,
+        )
+        self.decoder = InboundDecoder()
+        self.sessions: set[MediaSession] = set()
+        self.draining = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # --- admission -------------------------------------------------------------------------------
+
+    def check_upgrade(self, signature: str | None) -> UpgradeRefusal | None:
+        """Why this upgrade must be refused (before accept), or None to accept it."""
+        if not is_valid_signature(self.auth_token, self.settings.public_stream_url, signature):
+            return self.refuse_upgrade("bad_signature", 403, "invalid or missing x-twilio-signature")
+        if self.draining:
+            return self.refuse_upgrade("draining", 503, "this media edge is draining: no new streams")
+        return None
+
+    def refuse_upgrade(self, reason: str, status: int, message: str) -> UpgradeRefusal:
+        """Count and log a refused upgrade."""
+        self.metrics.refused.labels(reason).inc()
+        logger.warning("refused a media stream upgrade (%s): %s", reason, message)
+        return UpgradeRefusal(reason, status, message)
+
+    # --- streams ---------------------------------------------------------------------------------
+
+    async def serve(self, session: MediaSession) -> None:
+        """Run one accepted stream to its end, counted among the active ones meanwhile."""
+        self.sessions.add(session)
+        self._idle.clear()
+        self.metrics.active_streams.set(len(self.sessions))
+        try:
+            await session.run()
+        finally:
+            self.sessions.discard(session)
+            self.metrics.active_streams.set(len(self.sessions))
+            if not self.sessions:
+                self._idle.set()
+
+    def call_ids(self) -> list[str]:
+        """The calls whose streams are live here (for the per-call heartbeat)."""
+        return [session.call_id for session in self.sessions if session.call_id]
+
+    # --- drain -----------------------------------------------------------------------------------
+
+    async def drain(self, deadline_s: float | None = None) -> DrainResult:
+        """Stop taking streams (readiness off), wait for the active ones to end, close what is left at the deadline.
+
+        Safe to call more than once: every caller waits for the same streams.
+        """
+        deadline_s = self.settings.drain_deadline_s if deadline_s is None else deadline_s
+        if not self.draining:
+            logger.info("draining: %d active streams, deadline %.0f s", len(self.sessions), deadline_s)
+        self.draining = True
+        self.health.draining = True
+        started = time.monotonic()
+        at_start = len(self.sessions)
+        left: list[MediaSession] = []
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout=deadline_s)
+        except TimeoutError:
+            left = list(self.sessions)
+            logger.warning("drain deadline passed: closing %d streams", len(left))
+            await asyncio.gather(
+                *(session.close(CLOSE_GOING_AWAY, "drain_deadline") for session in left),
+                return_exceptions=True,
+            )
+            await self.wait_idle(self.settings.event_publish_timeout_s)
+        left_count = len(self.sessions)
+        waited = time.monotonic() - started
+        logger.info("drained in %.1f s (%d streams left)", waited, left_count)
+        return DrainResult(
+            streams_at_start=at_start, closed_at_deadline=len(left), streams_left=left_count, waited_s=waited
+        )
+
+    async def wait_idle(self, timeout_s: float) -> bool:
+        """Wait until no stream is active; False on timeout."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout=timeout_s)
+        except TimeoutError:
+            return False
+        return True

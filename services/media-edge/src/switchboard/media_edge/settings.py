@@ -1,0 +1,63 @@
+"""Media-edge settings (env prefix ``MEDIA_EDGE_``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from switchboard.common.runtime.settings import ServiceSettings, require_secret
+
+
+class MediaEdgeSettings(ServiceSettings):
+    """Where Twilio dials, the secrets that prove a stream is genuine, pacing, limits and drain."""
+
+    model_config = SettingsConfigDict(env_prefix="MEDIA_EDGE_", extra="ignore", frozen=True)
+
+    ops_port: int = 9102
+    host: str = "0.0.0.0"
+    port: int = 8080
+    public_stream_url: str = Field(
+        default="wss://localhost/twilio/stream",
+        description="The wss:// URL of /twilio/stream exactly as written in the TwiML: Twilio signs it",
+    )
+    twilio_auth_token: SecretStr | None = None
+    stream_secret: SecretStr | None = None
+
+    pacing_lead_ms: float = Field(default=100.0, ge=20.0, le=2000.0)
+    min_chunk_ms: float = Field(default=40.0, ge=5.0, le=500.0)
+    playout_report_interval_ms: float = Field(default=250.0, gt=0.0)
+    generation_end_idle_ms: float = Field(default=300.0, gt=0.0)
+    max_payload_bytes: int = Field(
+        default=4000, ge=160, description="Largest μ-law payload of one media message"
+    )
+    max_message_bytes: int = Field(default=65536, ge=1024, description="Largest text frame read as a message")
+    early_audio_ms: float = Field(default=2000.0, ge=20.0, description="Caller audio held while attaching")
+    start_timeout_s: float = Field(default=10.0, gt=0.0)
+    attach_timeout_s: float = Field(default=2.0, gt=0.0)
+    attach_attempts: int = Field(default=4, ge=1)
+    drain_deadline_s: float = Field(default=900.0, ge=0.0)
+    drain_from_loopback_only: bool = True
+    bus_backlog_limit_bytes: int = Field(default=1 << 20, ge=65536)
+    event_publish_timeout_s: float = Field(default=5.0, gt=0.0)
+    heartbeat_interval_s: float = Field(default=2.0, gt=0.0)
+    ws_ping_interval_s: float | None = 20.0
+    ws_implementation: Literal["websockets-sansio", "websockets"] = "websockets-sansio"
+
+    @field_validator("public_stream_url")
+    @classmethod
+    def _secure_websocket_url(cls, value: str) -> str:
+        if not value.startswith("wss://") or "?" in value:
+            raise ValueError(
+                "the public stream URL is a wss:// URL without a query string, as Twilio requires"
+            )
+        return value
+
+    def auth_token(self) -> str:
+        """The Twilio auth token; fails naming the variable when it is missing or a placeholder."""
+        return require_secret(self.twilio_auth_token, "MEDIA_EDGE_TWILIO_AUTH_TOKEN")
+
+    def stream_token_secret(self) -> str:
+        """The stream-token secret shared with call-control; fails the same way."""
+        return require_secret(self.stream_secret, "MEDIA_EDGE_STREAM_SECRET")
