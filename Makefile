@@ -28,7 +28,7 @@ typecheck: sync
 	$(UV) run mypy $(SOURCES)
 
 pytest: sync
-	$(UV) run pytest -q libs services
+	$(UV) run pytest -q libs services tests
 
 members: sync
 	$(UV) run python -m switchboard.devkit.member_imports --uv "$(UV)"

@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from switchboard.devkit.dev_config import DEV_API_KEY, DevPlatform, Providers
+from switchboard.devkit.dev_config import DEV_API_KEY, DevPlatform, Providers, Secrets
 from switchboard.devkit.nats_server import EmbeddedNats
 from switchboard.devkit.platform import ProcessGroup
 
@@ -24,16 +24,17 @@ async def run_platform(state_dir: Path, nats_port: int) -> None:
     """Start NATS, the emulators and the services; stop them all on Ctrl-C or SIGTERM."""
     providers = Providers.from_environment(os.environ)
     with EmbeddedNats(port=nats_port, store_dir=state_dir / "nats", log_file=state_dir / "nats.log") as nats:
-        platform = DevPlatform(nats.url, state_dir, providers)
+        api_key = os.environ.get("SWITCHBOARD_API_KEY", DEV_API_KEY)
+        platform = DevPlatform(nats.url, state_dir, providers, keys=Secrets(api_key=api_key))
         group = ProcessGroup()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         say(f"NATS at {nats.url} (JetStream in {state_dir / 'nats'})")
-        for line in providers.banner():
+        for line in platform.providers.banner(platform.ports):
             say(line)
-        for spec in platform.build():
+        for spec in [*platform.emulators(), *platform.services()]:
             await group.start(spec)
             if spec.name == "gemini-emulator":
                 await asyncio.sleep(1.0)  # its CA file must exist before agent-gemini reads it

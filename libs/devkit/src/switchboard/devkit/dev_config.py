@@ -1,7 +1,7 @@
-"""What `make dev` runs: the services and, for each provider without credentials, its emulator.
+"""What the local platform runs: the services and, for each provider without credentials, its emulator.
 
-Fixed local ports keep the demo reproducible: call-control on :8080 (API and Twilio webhooks), media-edge on
-:8081, the emulators on :9400-9402, ops endpoints on :9101-9105, NATS on :4222.
+`make dev` uses fixed local ports (call-control :8080, media-edge :8081, emulators :9400-9402, ops :9101-9105,
+NATS :4222); the end-to-end tests and the benchmark pass free ports and run the emulators themselves.
 """
 
 from __future__ import annotations
@@ -17,25 +17,51 @@ from switchboard.devkit.platform import ProcessSpec
 
 DEV_API_KEY = "dev-api-key-0123456789"
 EDGE_PUBLIC_URL = "wss://edge.switchboard.local/twilio/stream"
-CALL_CONTROL_PORT, EDGE_PORT = 8080, 8081
-TWILIO_EMULATOR_PORT, OPENAI_EMULATOR_PORT, GEMINI_EMULATOR_PORT = 9400, 9401, 9402
 DEV_NUMBER = "+14155550100"
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    """Where each process listens."""
+
+    call_control: int = 8080
+    edge: int = 8081
+    twilio_emulator: int = 9400
+    openai_emulator: int = 9401
+    gemini_emulator: int = 9402
+    call_control_ops: int = 9101
+    edge_ops: int = 9102
+    transcoder_ops: int = 9103
+    agent_openai_ops: int = 9104
+    agent_gemini_ops: int = 9105
+
+
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    """The secrets the services share; fresh random ones for every run."""
+
+    twilio_account_sid: str = field(default_factory=lambda: "AC" + secrets.token_hex(16))
+    twilio_auth_token: str = field(default_factory=lambda: "dev-twilio-token-" + secrets.token_hex(8))
+    stream_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    api_key: str = DEV_API_KEY
+    openai_key: str = "dev-openai-key"
+    gemini_key: str = "dev-gemini-key"
 
 
 @dataclass(frozen=True, slots=True)
 class Providers:
     """Which providers are real (credentials in the environment) and which are emulated."""
 
-    twilio_sid: str | None
-    twilio_token: str | None
-    openai_key: str | None
-    gemini_key: str | None
-    public_base_url: str | None
-    public_stream_url: str | None
+    twilio_sid: str | None = None
+    twilio_token: str | None = None
+    openai_key: str | None = None
+    gemini_key: str | None = None
+    public_base_url: str | None = None
+    public_stream_url: str | None = None
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str]) -> Providers:
-        """Read the real credentials, if any: TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN, OPENAI_API_KEY, GEMINI_API_KEY."""
+        """Real credentials, if set: TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN, OPENAI_API_KEY, GEMINI_API_KEY."""
         return cls(
             twilio_sid=env.get("TWILIO_ACCOUNT_SID") or None,
             twilio_token=env.get("TWILIO_AUTH_TOKEN") or None,
@@ -50,123 +76,146 @@ class Providers:
         """Twilio credentials and the public URLs Twilio needs are all set."""
         return bool(self.twilio_sid and self.twilio_token and self.public_base_url and self.public_stream_url)
 
-    def banner(self) -> list[str]:
+    def banner(self, ports: Ports) -> list[str]:
         """One line per provider: real or emulated."""
-        return [
-            f"Twilio:        {'REAL account ' + (self.twilio_sid or '') if self.real_twilio else 'emulated on :9400'}",
-            f"OpenAI:        {'REAL (OPENAI_API_KEY)' if self.openai_key else 'emulated on :9401'}",
-            f"Gemini Live:   {'REAL (GEMINI_API_KEY)' if self.gemini_key else 'emulated on :9402 (TLS, test CA)'}",
-        ]
+        twilio = (
+            f"REAL account {self.twilio_sid}" if self.real_twilio else f"emulated on :{ports.twilio_emulator}"
+        )
+        openai = "REAL (OPENAI_API_KEY)" if self.openai_key else f"emulated on :{ports.openai_emulator}"
+        gemini = "REAL (GEMINI_API_KEY)" if self.gemini_key else f"emulated on :{ports.gemini_emulator} (TLS)"
+        return [f"Twilio:      {twilio}", f"OpenAI:      {openai}", f"Gemini Live: {gemini}"]
 
 
 @dataclass(slots=True)
 class DevPlatform:
-    """The child processes of the local platform and their environment."""
+    """The child processes of the platform and their environment."""
 
     nats_url: str
     state_dir: Path
-    providers: Providers
-    processes: list[ProcessSpec] = field(default_factory=list)
+    providers: Providers = field(default_factory=Providers)
+    ports: Ports = field(default_factory=Ports)
+    keys: Secrets = field(default_factory=Secrets)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
-    def build(self) -> list[ProcessSpec]:
-        """Every process, emulators first."""
-        python = sys.executable
+    @property
+    def gemini_ca(self) -> Path:
+        """Where the Gemini emulator writes its CA certificate, and agent-gemini reads it."""
+        return self.state_dir / "gemini-ca.pem"
+
+    @property
+    def twilio_account_sid(self) -> str:
+        """The account call-control uses."""
         p = self.providers
-        dev_token = "dev-twilio-token-" + secrets.token_hex(8)
-        stream_secret = secrets.token_hex(16)
-        account_sid = p.twilio_sid if p.real_twilio and p.twilio_sid else "AC" + secrets.token_hex(16)
-        twilio_token = p.twilio_token if p.real_twilio and p.twilio_token else dev_token
-        public_base = (
-            p.public_base_url
-            if p.real_twilio and p.public_base_url
-            else f"http://127.0.0.1:{CALL_CONTROL_PORT}"
-        )
-        stream_url = p.public_stream_url if p.real_twilio and p.public_stream_url else EDGE_PUBLIC_URL
-        gemini_ca = self.state_dir / "gemini-ca.pem"
+        return p.twilio_sid if p.real_twilio and p.twilio_sid else self.keys.twilio_account_sid
+
+    @property
+    def twilio_auth_token(self) -> str:
+        """The token Twilio signs with."""
+        p = self.providers
+        return p.twilio_token if p.real_twilio and p.twilio_token else self.keys.twilio_auth_token
+
+    def emulators(self) -> list[ProcessSpec]:
+        """The emulator processes of the providers without credentials."""
+        python, p, ports, keys = sys.executable, self.providers, self.ports, self.keys
+        edge_public = EDGE_PUBLIC_URL.rsplit("/twilio", 1)[0]
         specs: list[ProcessSpec] = []
         if not p.real_twilio:
             specs.append(
                 ProcessSpec(
                     "twilio-emulator",
-                    [python, "-m", "switchboard.sim.twilio_rest", "--port", str(TWILIO_EMULATOR_PORT),
-                     "--account-sid", account_sid, "--auth-token", twilio_token,
-                     "--media-route", f"{EDGE_PUBLIC_URL.rsplit('/twilio', 1)[0]}=ws://127.0.0.1:{EDGE_PORT}",
-                     "--number", f"{DEV_NUMBER}=http://127.0.0.1:{CALL_CONTROL_PORT}/twilio/voice",
-                     "--status-callback", f"http://127.0.0.1:{CALL_CONTROL_PORT}/twilio/status"],
+                    [python, "-m", "switchboard.sim.twilio_rest", "--port", str(ports.twilio_emulator),
+                     "--account-sid", keys.twilio_account_sid, "--auth-token", keys.twilio_auth_token,
+                     "--media-route", f"{edge_public}=ws://127.0.0.1:{ports.edge}",
+                     "--number", f"{DEV_NUMBER}=http://127.0.0.1:{ports.call_control}/twilio/voice",
+                     "--status-callback", f"http://127.0.0.1:{ports.call_control}/twilio/status"],
                 )
             )  # fmt: skip
         if not p.openai_key:
             specs.append(
                 ProcessSpec(
                     "openai-emulator",
-                    [python, "-m", "switchboard.sim.openai_realtime", "--port", str(OPENAI_EMULATOR_PORT),
-                     "--api-key", "dev-openai-key"],
+                    [python, "-m", "switchboard.sim.openai_realtime", "--port", str(ports.openai_emulator),
+                     "--api-key", keys.openai_key],
                 )
             )  # fmt: skip
         if not p.gemini_key:
             specs.append(
                 ProcessSpec(
                     "gemini-emulator",
-                    [python, "-m", "switchboard.sim.gemini_live", "--port", str(GEMINI_EMULATOR_PORT),
-                     "--api-key", "dev-gemini-key", "--ca-file", str(gemini_ca)],
+                    [python, "-m", "switchboard.sim.gemini_live", "--port", str(ports.gemini_emulator),
+                     "--api-key", keys.gemini_key, "--ca-file", str(self.gemini_ca)],
                 )
             )  # fmt: skip
-        common = {"LOG_FORMAT": "console", "NATS_URL": self.nats_url}
-        specs.append(_service("transcoder", "switchboard.transcoder.main", "TRANSCODER_", common))
-        specs.append(
-            _service(
-                "media-edge",
-                "switchboard.media_edge.main",
-                "MEDIA_EDGE_",
-                {**common, "PORT": str(EDGE_PORT), "PUBLIC_STREAM_URL": stream_url,
-                 "TWILIO_AUTH_TOKEN": twilio_token, "STREAM_SECRET": stream_secret},
-            )
-        )  # fmt: skip
-        specs.append(
-            _service(
-                "agent-openai",
-                "switchboard.agent_openai.main",
-                "AGENT_OPENAI_",
-                {**common, "API_KEY": p.openai_key}
-                if p.openai_key
-                else {
-                    **common,
-                    "API_KEY": "dev-openai-key",
-                    "BASE_URL": f"http://127.0.0.1:{OPENAI_EMULATOR_PORT}/v1",
-                },
-            )
-        )
-        specs.append(
-            _service(
-                "agent-gemini",
-                "switchboard.agent_gemini.main",
-                "AGENT_GEMINI_",
-                {**common, "API_KEY": p.gemini_key}
-                if p.gemini_key
-                else {**common, "API_KEY": "dev-gemini-key", "BASE_URL": f"https://127.0.0.1:{GEMINI_EMULATOR_PORT}",
-                      "CA_FILE": str(gemini_ca)},
-            )
-        )  # fmt: skip
-        specs.append(
-            _service(
-                "call-control",
-                "switchboard.call_control.main",
-                "CALL_CONTROL_",
-                {**common, "HTTP_PORT": str(CALL_CONTROL_PORT),
-                 "API_KEYS": os.environ.get("SWITCHBOARD_API_KEY", DEV_API_KEY),
-                 "TWILIO_ACCOUNT_SID": account_sid or "", "TWILIO_AUTH_TOKEN": twilio_token,
-                 "TWILIO_FROM_NUMBER": os.environ.get("TWILIO_FROM_NUMBER", DEV_NUMBER),
-                 "TWILIO_API_BASE_URL": "" if p.real_twilio else f"http://127.0.0.1:{TWILIO_EMULATOR_PORT}",
-                 "PUBLIC_BASE_URL": public_base, "MEDIA_STREAM_URL": stream_url, "STREAM_SECRET": stream_secret,
-                 "PROFILES_DIR": "profiles", "ALLOWED_COUNTRIES": "US,CA,MX",
-                 "INBOUND_PROFILES": f"{DEV_NUMBER}=receptionist-openai"},
-            )
-        )  # fmt: skip
-        self.processes = specs
         return specs
 
+    def services(self) -> list[ProcessSpec]:
+        """The five services, configured for the real providers or the emulators."""
+        p, ports, keys = self.providers, self.ports, self.keys
+        local = f"http://127.0.0.1:{ports.call_control}"
+        public_base = p.public_base_url if p.real_twilio and p.public_base_url else local
+        stream_url = p.public_stream_url if p.real_twilio and p.public_stream_url else EDGE_PUBLIC_URL
+        common = {"LOG_FORMAT": "console", "NATS_URL": self.nats_url, **self.extra_env}
+        openai = (
+            {"API_KEY": p.openai_key}
+            if p.openai_key
+            else {"API_KEY": keys.openai_key, "BASE_URL": f"http://127.0.0.1:{ports.openai_emulator}/v1"}
+        )
+        gemini = (
+            {"API_KEY": p.gemini_key}
+            if p.gemini_key
+            else {
+                "API_KEY": keys.gemini_key,
+                "BASE_URL": f"https://127.0.0.1:{ports.gemini_emulator}",
+                "CA_FILE": str(self.gemini_ca),
+            }
+        )
+        return [
+            _service("transcoder", "TRANSCODER_", {**common, "OPS_PORT": str(ports.transcoder_ops)}),
+            _service(
+                "media-edge",
+                "MEDIA_EDGE_",
+                {
+                    **common,
+                    "PORT": str(ports.edge),
+                    "OPS_PORT": str(ports.edge_ops),
+                    "PUBLIC_STREAM_URL": stream_url,
+                    "TWILIO_AUTH_TOKEN": self.twilio_auth_token,
+                    "STREAM_SECRET": keys.stream_secret,
+                },
+            ),
+            _service(
+                "agent-openai", "AGENT_OPENAI_", {**common, "OPS_PORT": str(ports.agent_openai_ops), **openai}
+            ),
+            _service(
+                "agent-gemini", "AGENT_GEMINI_", {**common, "OPS_PORT": str(ports.agent_gemini_ops), **gemini}
+            ),
+            _service(
+                "call-control",
+                "CALL_CONTROL_",
+                {
+                    **common,
+                    "HTTP_PORT": str(ports.call_control),
+                    "OPS_PORT": str(ports.call_control_ops),
+                    "API_KEYS": keys.api_key,
+                    "TWILIO_ACCOUNT_SID": self.twilio_account_sid,
+                    "TWILIO_AUTH_TOKEN": self.twilio_auth_token,
+                    "TWILIO_FROM_NUMBER": os.environ.get("TWILIO_FROM_NUMBER", DEV_NUMBER),
+                    "TWILIO_API_BASE_URL": ""
+                    if p.real_twilio
+                    else f"http://127.0.0.1:{ports.twilio_emulator}",
+                    "PUBLIC_BASE_URL": public_base,
+                    "MEDIA_STREAM_URL": stream_url,
+                    "STREAM_SECRET": keys.stream_secret,
+                    "PROFILES_DIR": "profiles",
+                    "ALLOWED_COUNTRIES": "US,CA,MX",
+                    "INBOUND_PROFILES": f"{DEV_NUMBER}=receptionist-openai",
+                },
+            ),
+        ]
 
-def _service(name: str, module: str, prefix: str, env: Mapping[str, str]) -> ProcessSpec:
+
+def _service(name: str, prefix: str, env: Mapping[str, str]) -> ProcessSpec:
+    module = f"switchboard.{name.replace('-', '_')}.main"
     return ProcessSpec(
         name, [sys.executable, "-m", module], {prefix + key: value for key, value in env.items()}
     )

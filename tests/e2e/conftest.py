@@ -1,0 +1,157 @@
+"""The whole platform for end-to-end tests: every service a real process on a real NATS; the outside world
+(Twilio, OpenAI, Gemini, the phone) emulated in this process, so a test can script the models and be the callee."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from switchboard.devkit.dev_config import DEV_NUMBER, EDGE_PUBLIC_URL, DevPlatform, Ports, Secrets
+from switchboard.devkit.nats_server import EmbeddedNats, free_port
+from switchboard.devkit.platform import ProcessGroup
+from switchboard.sim.gemini_live import GeminiLiveConfig, GeminiLiveEmulator, GeminiScript, ScriptedToolCall
+from switchboard.sim.openai_realtime import Behaviour, FunctionCallSpec, OpenAIRealtimeEmulator, Script, Turn
+from switchboard.sim.twilio_rest.behaviour import Callee
+from switchboard.sim.twilio_rest.server import TwilioRestEmulator
+
+CALLEE = "+14155550123"
+LONG_ANSWER = (
+    "Of course. We have openings on Tuesday at nine in the morning, on Wednesday at ten, on Thursday at two in "
+    "the afternoon, and on Friday at four. Which one would suit you best?"
+)
+GOODBYE = "Thank you for calling, have a wonderful day. Goodbye!"
+
+
+def openai_script() -> Script:
+    return Script(
+        greeting="Thank you for calling Bright Smile Dental. How can I help you today?",
+        turns=(
+            Turn("I would like to book a cleaning.", LONG_ANSWER),
+            Turn("Tuesday at nine, please.", "Perfect, you are booked for Tuesday at nine."),
+            Turn(
+                "That is all, thank you.",
+                GOODBYE,
+                FunctionCallSpec("end_call", {"reason": "caller_done"}, reply_after=lambda _output: GOODBYE),
+            ),
+        ),
+    )
+
+
+def gemini_script() -> GeminiScript:
+    return GeminiScript(
+        greeting="Thank you for calling Bright Smile Dental. How can I help you today?",
+        replies=[LONG_ANSWER, "Perfect, you are booked for Tuesday at nine.", GOODBYE],
+        caller_transcripts=[
+            "I would like to book a cleaning.",
+            "Tuesday at nine, please.",
+            "That is all, thank you.",
+        ],
+        tool_calls={2: (ScriptedToolCall("end_call", {"reason": "caller_done"}),)},
+    )
+
+
+@dataclass
+class Platform:
+    """The running platform and the emulators a test steers."""
+
+    api: str
+    keys: Secrets
+    twilio: TwilioRestEmulator
+    openai: OpenAIRealtimeEmulator
+    gemini: GeminiLiveEmulator
+    http: aiohttp.ClientSession
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys.api_key}"}
+
+    async def place_call(self, profile: str, to: str = CALLEE, **extra: object) -> str:
+        body = {"to": to, "profile": profile, "transport": "twilio", **extra}
+        async with self.http.post(f"{self.api}/v1/calls", json=body, headers=self.auth) as response:
+            assert response.status == 201, await response.text()
+            return str((await response.json())["call_id"])
+
+    async def call(self, call_id: str) -> dict[str, object]:
+        async with self.http.get(f"{self.api}/v1/calls/{call_id}", headers=self.auth) as response:
+            assert response.status == 200, await response.text()
+            result: dict[str, object] = await response.json()
+            return result
+
+    async def wait_for_record(
+        self, call_id: str, *statuses: str, within_s: float = 20.0
+    ) -> dict[str, object]:
+        async with asyncio.timeout(within_s):
+            while True:
+                record = await self.call(call_id)
+                if record["status"] in statuses:
+                    return record
+                await asyncio.sleep(0.2)
+
+    async def calls_count(self) -> int:
+        async with self.http.get(f"{self.api}/v1/calls?limit=100", headers=self.auth) as response:
+            assert response.status == 200
+            return len((await response.json())["calls"])
+
+
+async def _ready(http: aiohttp.ClientSession, port: int) -> bool:
+    try:
+        async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
+            return response.status == 200
+    except aiohttp.ClientError:
+        return False
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Platform]:
+    state = tmp_path_factory.mktemp("platform")
+    keys = Secrets()
+    ports = Ports(**{name: free_port() for name in Ports.__dataclass_fields__})
+    with EmbeddedNats() as nats:
+        async with (
+            OpenAIRealtimeEmulator(
+                script=openai_script(),
+                behaviour=Behaviour(first_delta_latency_s=0.2),
+                api_key=keys.openai_key,
+            ) as openai,
+            GeminiLiveEmulator(gemini_script(), GeminiLiveConfig(api_key=keys.gemini_key)) as gemini,
+        ):
+            gemini.write_ca_pem(state / "gemini-ca.pem")
+            ports = replace(ports, openai_emulator=openai.port, gemini_emulator=gemini.port)
+            async with TwilioRestEmulator(
+                account_sid=keys.twilio_account_sid,
+                auth_token=keys.twilio_auth_token,
+                media_routes={EDGE_PUBLIC_URL.rsplit("/twilio", 1)[0]: f"ws://127.0.0.1:{ports.edge}"},
+                default_callee=Callee.answering(0.3),
+            ) as twilio:
+                twilio.add_number(
+                    DEV_NUMBER,
+                    f"http://127.0.0.1:{ports.call_control}/twilio/voice",
+                    status_callback=f"http://127.0.0.1:{ports.call_control}/twilio/status",
+                )
+                ports = replace(ports, twilio_emulator=int(twilio.base_url.rsplit(":", 1)[1]))
+                dev = DevPlatform(nats.url, state, ports=ports, keys=keys, extra_env={"LOG_LEVEL": "INFO"})
+                group = ProcessGroup(colour=False)
+                for spec in dev.services():
+                    await group.start(spec)
+                async with aiohttp.ClientSession() as http:
+                    ops = [
+                        ports.transcoder_ops,
+                        ports.edge_ops,
+                        ports.agent_openai_ops,
+                        ports.agent_gemini_ops,
+                    ]
+                    ops.append(ports.call_control_ops)
+                    async with asyncio.timeout(120):
+                        for port in ops:
+                            while not await _ready(http, port):
+                                assert not group.exited.is_set(), "a service exited during start-up"
+                                await asyncio.sleep(0.2)
+                    yield Platform(
+                        f"http://127.0.0.1:{ports.call_control}", keys, twilio, openai, gemini, http
+                    )
+                await group.stop()
