@@ -17,7 +17,9 @@ def _bus(bus: NatsClient) -> Bus:
     return Bus(bus, BusMetrics(new_registry()))
 
 
-async def test_malformed_messages_are_counted_and_skipped_and_the_subscription_goes_on(bus: NatsClient) -> None:
+async def test_malformed_messages_are_counted_and_skipped_and_the_subscription_goes_on(
+    bus: NatsClient,
+) -> None:
     typed = _bus(bus)
     received: list[AudioFrame] = []
     done = asyncio.Event()
@@ -29,10 +31,14 @@ async def test_malformed_messages_are_counted_and_skipped_and_the_subscription_g
 
     await typed.subscribe_frames("mal-1", Direction.IN, AudioFormat.PCMU8K, on_frame)
     subject = subjects.audio("mal-1", Direction.IN, AudioFormat.PCMU8K)
-    await typed.publish_frame("mal-1", Direction.IN, AudioFormat.PCMU8K, AudioFrame("mal-1", 1, 0, 0, 0, b"a"))
+    await typed.publish_frame(
+        "mal-1", Direction.IN, AudioFormat.PCMU8K, AudioFrame("mal-1", 1, 0, 0, 0, b"a")
+    )
     await bus.publish(subject, b"garbage")
     await bus.publish(subject, b"")
-    await typed.publish_frame("mal-1", Direction.IN, AudioFormat.PCMU8K, AudioFrame("mal-1", 2, 20, 0, 0, b"b"))
+    await typed.publish_frame(
+        "mal-1", Direction.IN, AudioFormat.PCMU8K, AudioFrame("mal-1", 2, 20, 0, 0, b"b")
+    )
     await asyncio.wait_for(done.wait(), 5)
     assert [f.seq for f in received] == [1, 2]
     assert typed.metrics.malformed.labels("audio", "malformed")._value.get() == 2

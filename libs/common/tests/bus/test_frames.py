@@ -24,7 +24,13 @@ def test_a_frame_of_a_newer_version_with_extra_fields_is_refused_clearly() -> No
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"\xc1", b"not msgpack at all", msgspec.msgpack.encode({"call_id": "c"}), msgspec.msgpack.encode(["c", "x"])],
+    [
+        b"",
+        b"\xc1",
+        b"not msgpack at all",
+        msgspec.msgpack.encode({"call_id": "c"}),
+        msgspec.msgpack.encode(["c", "x"]),
+    ],
 )
 def test_malformed_frames_raise_decode_error(data: bytes) -> None:
     with pytest.raises(DecodeError):

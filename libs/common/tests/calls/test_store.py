@@ -21,7 +21,9 @@ def test_status_never_moves_back_or_out_of_a_final_status() -> None:
 @pytest.mark.integration
 async def test_concurrent_updates_are_never_lost(bus: NatsClient) -> None:
     store = CallStore(await bus.jetstream().key_value(subjects.CALLS_BUCKET))
-    record = CallRecord(call_id="cas-1", direction="outbound", to_number="+15005550006", from_number="+1", profile="p")
+    record = CallRecord(
+        call_id="cas-1", direction="outbound", to_number="+15005550006", from_number="+1", profile="p"
+    )
     await store.create(record)
     with pytest.raises(RecordConflict):
         await store.create(record)

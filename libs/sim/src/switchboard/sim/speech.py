@@ -20,7 +20,13 @@ import numpy.typing as npt
 Voice = Literal["auto", "espeak", "synthetic"]
 
 _SYLLABLE_S = 0.18
-_VOWEL_FORMANTS = ((730, 1090, 2440), (270, 2290, 3010), (300, 870, 2240), (530, 1840, 2480), (570, 840, 2410))
+_VOWEL_FORMANTS = (
+    (730, 1090, 2440),
+    (270, 2290, 3010),
+    (300, 870, 2240),
+    (530, 1840, 2480),
+    (570, 840, 2410),
+)
 
 
 def espeak_available() -> bool:
@@ -86,7 +92,9 @@ def silence(duration_s: float, rate: int) -> npt.NDArray[np.int16]:
     return np.zeros(int(duration_s * rate), dtype=np.int16)
 
 
-def _linear_resample(samples: npt.NDArray[np.float64], source_rate: int, rate: int) -> npt.NDArray[np.float64]:
+def _linear_resample(
+    samples: npt.NDArray[np.float64], source_rate: int, rate: int
+) -> npt.NDArray[np.float64]:
     if source_rate == rate or samples.size == 0:
         return samples
     duration = samples.size / source_rate
