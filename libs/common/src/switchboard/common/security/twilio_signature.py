@@ -14,7 +14,8 @@ SIGNATURE_HEADER = "x-twilio-signature"
 
 def compute_signature(auth_token: str, url: str, params: Mapping[str, str] | None = None) -> str:
     """base64(HMAC-SHA1(auth_token, url + each POST param's name and value, sorted by name))."""
-    payload = url + "".join(f"{name}{params[name]}" for name in sorted(params or {}))
+    fields = params or {}
+    payload = url + "".join(f"{name}{fields[name]}" for name in sorted(fields))
     digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
 
