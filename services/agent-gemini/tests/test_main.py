@@ -79,7 +79,7 @@ async def test_the_service_process_takes_a_call_serves_metrics_and_drains_on_sig
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        await ready(f"http://127.0.0.1:{ops}/readyz", within_s=20)
+        await ready(f"http://127.0.0.1:{ops}/readyz", within_s=60)
         call = caller("gm-process")
         await call.attach("gemini-receptionist")
         await call.wait_generation_done(1)

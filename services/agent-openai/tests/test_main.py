@@ -71,7 +71,7 @@ async def test_the_service_process_takes_a_call_serves_metrics_and_drains_on_sig
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        await ready(f"http://127.0.0.1:{ops}/readyz", within_s=20)
+        await ready(f"http://127.0.0.1:{ops}/readyz", within_s=60)
         async with line("oa-process") as call:
             await call.attach()
             await eventually(lambda: call.finished(1), 10, what="the greeting played out")

@@ -20,7 +20,7 @@ def test_status_never_moves_back_or_out_of_a_final_status() -> None:
 
 @pytest.mark.integration
 async def test_concurrent_updates_are_never_lost(bus: NatsClient) -> None:
-    store = CallStore(await bus.jetstream().key_value(subjects.CALLS_BUCKET))
+    store = CallStore(await bus.jetstream().key_value(subjects.CALLS_BUCKET), bus.jetstream())
     record = CallRecord(
         call_id="cas-1", direction="outbound", to_number="+15005550006", from_number="+1", profile="p"
     )
@@ -40,6 +40,7 @@ async def test_concurrent_updates_are_never_lost(bus: NatsClient) -> None:
     assert sorted(final.captured) == sorted(f"field{i}" for i in range(20))
     assert revision >= 21
     assert "cas-1" in await store.keys()
+    assert "cas-1" in {r.call_id for r in await store.all()}
 
 
 @pytest.mark.integration

@@ -40,7 +40,7 @@ async def test_the_command_line_emulator_serves_the_api_and_places_inbound_calls
     http = RewritingClient(base_url)
     try:
         async with aiohttp.ClientSession() as session:
-            for _ in range(200):
+            for _ in range(1200):  # up to 60 s: a cold start on a loaded machine
                 try:
                     async with session.get(f"{base_url}/_emulator/calls") as listed:
                         assert await listed.json() == []

@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Header, Query, Request, Response, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
-from nats.js.kv import KeyValue
 
 from switchboard.call_control.access import CLIENT_STATE, ApiClient
 from switchboard.call_control.calls import CallService, new_call_id
@@ -61,7 +60,7 @@ def _provider_problem(error: ProviderError, call_id: str) -> ApiProblem:
     )
 
 
-def calls_router(service: CallService, idempotency: IdempotencyKeys, calls_kv: KeyValue) -> APIRouter:
+def calls_router(service: CallService, idempotency: IdempotencyKeys) -> APIRouter:
     """The `/v1/calls` routes."""
     router = APIRouter(
         prefix="/v1/calls",
@@ -130,7 +129,7 @@ def calls_router(service: CallService, idempotency: IdempotencyKeys, calls_kv: K
         """Calls, newest first, a page at a time."""
         _client(request)
         wanted = CallFilter(frozenset(status), direction, created_after, created_before)
-        return await list_calls(calls_kv, wanted, limit=limit, cursor=cursor)
+        return await list_calls(service.store, wanted, limit=limit, cursor=cursor)
 
     @router.get("/{call_id}", response_model=CallDetail, response_model_by_alias=True)
     async def get_call(call_id: str, request: Request) -> CallDetail:

@@ -27,7 +27,7 @@ def create_app(control: CallControl) -> FastAPI:
     app.add_exception_handler(SwitchboardError, on_api_problem)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(Exception, on_unexpected_error)
-    app.include_router(calls_router(control.service, control.idempotency, control.calls_kv))
+    app.include_router(calls_router(control.service, control.idempotency))
     app.include_router(twilio_router(control.service, control.tracker, control.signatures))
     app.add_middleware(AccessGuard, keys=control.keys, limiter=control.limiter, metrics=control.metrics)
     app.add_middleware(

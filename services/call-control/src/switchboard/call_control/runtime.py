@@ -60,7 +60,7 @@ async def running(
     profile_store = ProfileStore(await bus.js.key_value(subjects.PROFILES_BUCKET))
     idempotency_kv = await ensure_bucket(bus.js, IDEMPOTENCY_BUCKET, ttl_s=settings.idempotency_ttl_s)
     revisions = await publish_profiles(profile_store, profiles)
-    store = CallStore(calls_kv)
+    store = CallStore(calls_kv, bus.js)
     async with aiohttp.ClientSession() as session:
         http = TwilioApiHttpClient(
             session, base_url=settings.twilio_api_base_url, timeout_s=settings.twilio_timeout_s

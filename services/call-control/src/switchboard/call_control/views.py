@@ -11,17 +11,17 @@ import base64
 import binascii
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from nats.js.kv import KeyValue
 
 from switchboard.call_control.problems import ApiProblem
 from switchboard.call_control.schemas import CallDetail, CallPage, CallSummary, TimelineEntry, iso
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.messages import Event
-from switchboard.common.calls.record import RECORD_SCHEMA_VERSION, CallRecord, CallStatus
+from switchboard.common.calls.record import CallRecord, CallStatus
+from switchboard.common.calls.store import CallStore
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +65,17 @@ class CallFilter:
             return False
         if self.direction and record.direction != self.direction:
             return False
-        created = record.created_ns / 1e9
-        if self.created_after is not None and created <= self.created_after.timestamp():
+        created = iso(record.created_ns)  # compared as the API shows it, to the microsecond
+        if created is None:
+            return self.created_after is None and self.created_before is None
+        if self.created_after is not None and created <= _utc(self.created_after):
             return False
-        return self.created_before is None or created < self.created_before.timestamp()
+        return self.created_before is None or created < _utc(self.created_before)
+
+
+def _utc(moment: datetime) -> datetime:
+    """A time given without a zone is taken as UTC (comparing it with the records' UTC times would fail)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _cursor(record: CallRecord) -> str:
@@ -85,31 +92,10 @@ def _position(cursor: str) -> tuple[int, str]:
         raise ApiProblem(422, "invalid_cursor", "cursor: not a cursor this API returned") from e
 
 
-async def all_records(kv: KeyValue) -> list[CallRecord]:
-    """The latest record of every call (malformed or newer-version records are skipped and logged)."""
-    decoder = msgspec.msgpack.Decoder(CallRecord)
-    watcher = await kv.watchall(ignore_deletes=True)
-    records: list[CallRecord] = []
-    try:
-        async for entry in watcher:
-            if entry is None:  # the watcher's marker: every current value has been delivered
-                break
-            try:
-                record = decoder.decode(entry.value or b"")
-            except msgspec.DecodeError:
-                logger.warning("skipped a malformed call record %s", entry.key)
-                continue
-            if record.v == RECORD_SCHEMA_VERSION:
-                records.append(record)
-    finally:
-        await watcher.stop()  # type: ignore[no-untyped-call]  # nats-py leaves it unannotated
-    return records
-
-
-async def list_calls(kv: KeyValue, wanted: CallFilter, *, limit: int, cursor: str | None) -> CallPage:
+async def list_calls(store: CallStore, wanted: CallFilter, *, limit: int, cursor: str | None) -> CallPage:
     """A page of calls, newest first, after `cursor`."""
     records = sorted(
-        (record for record in await all_records(kv) if wanted.keeps(record)),
+        (record for record in await store.all() if wanted.keeps(record)),
         key=lambda record: (record.created_ns, record.call_id),
         reverse=True,
     )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import msgspec
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+import nats.js.errors
+from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from switchboard.common.bus import subjects
 from switchboard.common.calls.record import RECORD_SCHEMA_VERSION, CallRecord
 from switchboard.common.errors import DecodeError, ErrorCategory, SwitchboardError
 
@@ -26,11 +30,23 @@ class RecordConflict(SwitchboardError):
         super().__init__(message, category=ErrorCategory.CONFLICT, code="record_conflict", retryable=True)
 
 
+async def bucket_keys(js: JetStreamContext, bucket: str) -> list[str]:
+    """Every key of a KV bucket (deleted ones included), read from the stream's subject index.
+
+    Exact, unlike a KV watcher: nats-py's watcher can signal "no more initial values" before it has delivered
+    the values that arrived while it started, so `kv.keys()` may come back short under load.
+    """
+    prefix = f"$KV.{bucket}."
+    info = await js.stream_info(f"KV_{bucket}", subjects_filter=prefix + ">")
+    return [subject.removeprefix(prefix) for subject in (info.state.subjects or {})]
+
+
 class CallStore:
     """Typed access to the `calls` bucket; concurrent writers never lose an update."""
 
-    def __init__(self, kv: KeyValue) -> None:
+    def __init__(self, kv: KeyValue, js: JetStreamContext | None = None) -> None:
         self._kv = kv
+        self._js = js
         self._decoder = msgspec.msgpack.Decoder(CallRecord)
 
     def _decode(self, data: bytes | None) -> CallRecord:
@@ -85,8 +101,24 @@ class CallStore:
         raise RecordConflict(f"call {call_id} kept changing: gave up after {attempts} attempts")
 
     async def keys(self) -> list[str]:
-        """Every call id in the bucket."""
+        """Every call id in the bucket (needs the JetStream context the store was made with)."""
+        if self._js is None:
+            raise RuntimeError("CallStore.keys() needs the JetStream context: CallStore(kv, js)")
+        return await bucket_keys(self._js, subjects.CALLS_BUCKET)
+
+    async def all(self, *, concurrency: int = 32) -> list[CallRecord]:
+        """Every current record (deleted and unreadable ones are skipped)."""
+        keys = await self.keys()
+        records: list[CallRecord] = []
+        for start in range(0, len(keys), concurrency):
+            found = await asyncio.gather(
+                *(self._find_quietly(key) for key in keys[start : start + concurrency])
+            )
+            records.extend(record for record in found if record is not None)
+        return records
+
+    async def _find_quietly(self, call_id: str) -> CallRecord | None:
         try:
-            return list(await self._kv.keys())
-        except NoKeysError:
-            return []
+            return await self.find(call_id)
+        except (DecodeError, nats.js.errors.KeyDeletedError):
+            return None
