@@ -53,7 +53,10 @@ async def test_sigterm_drains_before_the_process_stops(
     try:
         async with aiohttp.ClientSession() as http:
             async with asyncio.timeout(60):  # a cold start on a loaded machine takes a while
-                while await status(http, ready) != 200:
+                while True:
+                    assert process.returncode is None, "the edge exited during start-up"
+                    if await status(http, ready) == 200:
+                        break
                     await asyncio.sleep(0.05)
             active = dial(url, "sigterm-1")
             await active.open()
