@@ -36,7 +36,8 @@ members: sync
 test: lint typecheck members pytest
 
 bench: sync
-	@set -e; for bench in $(BENCHES); do echo; echo "== $$bench"; $(UV) run python $$bench; done
+	@failed=""; for bench in $(BENCHES); do echo; echo "== $$bench"; $(UV) run python $$bench || failed="$$failed $$bench"; done; \
+	if [ -n "$$failed" ]; then echo; echo "benchmarks that missed a target or failed:$$failed"; exit 1; fi
 
 dev: sync
 	$(UV) run switchboard-dev

@@ -155,6 +155,7 @@ class DevPlatform:
         public_base = p.public_base_url if p.real_twilio and p.public_base_url else local
         stream_url = p.public_stream_url if p.real_twilio and p.public_stream_url else EDGE_PUBLIC_URL
         common = {"LOG_FORMAT": "console", "NATS_URL": self.nats_url, **self.extra_env}
+        number = os.environ.get("TWILIO_FROM_NUMBER", DEV_NUMBER)
         openai = (
             {"API_KEY": p.openai_key}
             if p.openai_key
@@ -199,7 +200,7 @@ class DevPlatform:
                     "API_KEYS": keys.api_key,
                     "TWILIO_ACCOUNT_SID": self.twilio_account_sid,
                     "TWILIO_AUTH_TOKEN": self.twilio_auth_token,
-                    "TWILIO_FROM_NUMBER": os.environ.get("TWILIO_FROM_NUMBER", DEV_NUMBER),
+                    "TWILIO_FROM_NUMBER": number,
                     "TWILIO_API_BASE_URL": ""
                     if p.real_twilio
                     else f"http://127.0.0.1:{ports.twilio_emulator}",
@@ -208,7 +209,9 @@ class DevPlatform:
                     "STREAM_SECRET": keys.stream_secret,
                     "PROFILES_DIR": "profiles",
                     "ALLOWED_COUNTRIES": "US,CA,MX",
-                    "INBOUND_PROFILES": f"{DEV_NUMBER}=receptionist-openai",
+                    "INBOUND_PROFILES": os.environ.get(
+                        "SWITCHBOARD_INBOUND_PROFILES", f"{number}=receptionist-openai"
+                    ),
                 },
             ),
         ]
