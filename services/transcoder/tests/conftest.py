@@ -24,7 +24,7 @@ def transcoder(nats_url: str) -> RunningTranscoder:
         registry = new_registry()
         bus_metrics = BusMetrics(registry)
         nc = await connect(BusOptions(url=nats_url, name="transcoder-under-test"), bus_metrics)
-        settings = TranscoderSettings(**{"instance_id": "transcoder-test", **overrides})  # type: ignore[arg-type]
+        settings = TranscoderSettings(**{"instance_id": "transcoder-test", "drain_timeout_s": 0, **overrides})  # type: ignore[arg-type]
         service = TranscoderService(Bus(nc, bus_metrics), settings, TranscoderMetrics(registry))
         stop = asyncio.Event()
         task = asyncio.create_task(service.run(stop))

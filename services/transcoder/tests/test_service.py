@@ -16,6 +16,7 @@ from switchboard.common.bus.client import Bus
 from switchboard.common.bus.formats import AudioFormat, Direction
 from switchboard.common.bus.frames import AudioFrame, FrameCodec
 from switchboard.common.bus.messages import Clear, ComponentAttached, Event, MediaStopped
+from switchboard.common.errors import AttachError
 from switchboard.common.runtime.metrics import BusMetrics, new_registry
 from switchboard.devkit.eventually import eventually
 
@@ -263,3 +264,27 @@ async def test_a_second_transcoder_process_shares_the_load(
         process.terminate()
         _, stderr = await process.communicate()
         assert process.returncode == 0, stderr.decode()[-2000:]
+
+
+async def test_on_shutdown_it_takes_no_new_calls_and_lets_current_ones_finish(
+    bus: NatsClient, transcoder: RunningTranscoder
+) -> None:
+    client = typed(bus)
+    stop_at_exit = transcoder(drain_timeout_s=10)
+    service = await stop_at_exit.__aenter__()
+    await attach(client, "drain-1")
+    exiting = asyncio.create_task(stop_at_exit.__aexit__(None, None, None))
+    await eventually(lambda: not service.attach.in_queue_group, what="left the queue group")
+    with pytest.raises(AttachError):
+        await request_attach(
+            client, subjects.transcoder_attach(), AttachRequest(call_id="drain-2"), attempts=1
+        )
+    out = Collector()
+    await bus.subscribe(subjects.audio("drain-1", Direction.IN, AudioFormat.PCM24K), cb=out.on_msg)
+    await client.publish_frame(
+        "drain-1", Direction.IN, AudioFormat.PCMU8K, AudioFrame("drain-1", 0, 0, 0, 0, bytes(160))
+    )
+    await eventually(lambda: out.count() == 1, what="the draining call is still served")
+    assert not exiting.done()
+    await client.publish_event("drain-1", MediaStopped(reason="stop"))
+    await asyncio.wait_for(exiting, 10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -28,6 +29,7 @@ class TranscoderService:
         self._settings = settings
         self._metrics = metrics
         self.calls: dict[str, CallTranscoder] = {}
+        self._no_calls = asyncio.Event()
         self.attach = AttachServer(
             bus,
             subjects.transcoder_attach(),
@@ -37,7 +39,7 @@ class TranscoderService:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Serve until `stop` is set, then leave the queue group and let every call go."""
+        """Serve until `stop` is set; then take no new calls, let the current ones end (up to the drain timeout)."""
         await self.attach.start()
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -52,6 +54,13 @@ class TranscoderService:
                 )
                 reaper = tasks.create_task(self._reap_forever())
                 await stop.wait()
+                await self.attach.stop()
+                if self.calls:
+                    logger.info(
+                        "draining: %d calls, up to %.0f s", len(self.calls), self._settings.drain_timeout_s
+                    )
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._no_calls.wait(), self._settings.drain_timeout_s)
                 heartbeat.cancel()
                 reaper.cancel()
         finally:
@@ -64,6 +73,7 @@ class TranscoderService:
         call = CallTranscoder(self._bus, request.call_id, routes, self._metrics)
         await call.start()
         self.calls[request.call_id] = call
+        self._no_calls.clear()
         self._metrics.active_calls.set(len(self.calls))
         described = [route.describe() for route in routes]
         logger.info(
@@ -83,6 +93,8 @@ class TranscoderService:
         if call is None:
             return
         await call.stop()
+        if not self.calls:
+            self._no_calls.set()
         await self.attach.release(call_id)
         self._metrics.active_calls.set(len(self.calls))
         self._metrics.detached.labels(reason).inc()

@@ -29,7 +29,7 @@ class AgentSettings(ServiceSettings):
     capacity: int = Field(default=100, ge=1)
     heartbeat_interval_s: float = Field(default=2.0, gt=0)
     out_frame_ms: int = Field(default=20, ge=10, le=200)
-    drain_timeout_s: float = Field(default=60.0, ge=0)
+    drain_timeout_s: float = Field(default=900.0, ge=0, description="How long calls may go on after SIGTERM")
 
 
 class AgentService:

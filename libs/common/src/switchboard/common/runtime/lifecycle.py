@@ -13,7 +13,7 @@ import uvloop
 from prometheus_client import CollectorRegistry
 
 from switchboard.common.bus.client import Bus
-from switchboard.common.bus.connection import connect, ensure_jetstream
+from switchboard.common.bus.connection import StreamLimits, connect, ensure_jetstream
 from switchboard.common.runtime.metrics import BusMetrics
 from switchboard.common.runtime.ops_http import Health, OpsServer
 from switchboard.common.runtime.settings import ServiceSettings
@@ -56,7 +56,7 @@ async def service_context(
     ops = OpsServer(registry, health, settings.ops_host, settings.ops_port)
     try:
         if setup_jetstream:
-            await ensure_jetstream(nc.jetstream())
+            await ensure_jetstream(nc.jetstream(), StreamLimits(replicas=settings.jetstream_replicas))
         await ops.start()
         logger.info("%s %s serving (ops on :%d)", service, settings.instance_id, ops.port)
         yield ServiceContext(bus=Bus(nc, bus_metrics), registry=registry, health=health, ops=ops)

@@ -5,7 +5,15 @@ Histograms are in seconds, counters end in `_total`, and no label ever holds a c
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    GC_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 # Buckets for the platform's own latencies: 50 µs to 2.5 s.
 LATENCY_BUCKETS = (
@@ -15,9 +23,18 @@ LATENCY_BUCKETS = (
 TURN_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 
 
-def new_registry() -> CollectorRegistry:
-    """A registry of one service's metrics (never the process-global default one)."""
-    return CollectorRegistry(auto_describe=True)
+def new_registry(*, process: bool = True) -> CollectorRegistry:
+    """A registry of one service's metrics (never the process-global default one).
+
+    With `process`, it also reports the process's CPU, memory and file descriptors, the Python version and the
+    garbage collector, as the default registry would.
+    """
+    registry = CollectorRegistry(auto_describe=True)
+    if process:
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        registry.register(GC_COLLECTOR)
+    return registry
 
 
 class BusMetrics:

@@ -34,6 +34,7 @@ class ServiceSettings(BaseSettings):
     ops_port: int = 9100
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
+    jetstream_replicas: int = Field(default=1, ge=1, le=5, description="Replicas of the stream and buckets")
 
     def bus_options(self, service: str) -> BusOptions:
         """How this service connects to NATS."""
