@@ -2,13 +2,13 @@ import asyncio
 import os
 import signal
 import sys
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from switchboard.common.profiles import ProfileStore
+from switchboard.devkit.http_probe import http_get, wait_ready
 from switchboard.devkit.nats_server import free_port
 from switchboard.sim.gemini_live import GeminiLiveEmulator
 
@@ -20,22 +20,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 def clean_env(**values: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_GEMINI_", "GEMINI_", "GOOGLE_"))}
     return {**env, "AGENT_GEMINI_LOG_FORMAT": "console", **values}
-
-
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status, response.read().decode()
-    except OSError:
-        return 0, ""
-
-
-async def ready(url: str, *, within_s: float) -> None:
-    for _ in range(int(within_s * 10)):
-        if (await asyncio.to_thread(get, url))[0] == 200:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{url} not ready within {within_s}s")
 
 
 @pytest.mark.parametrize(
@@ -79,11 +63,11 @@ async def test_the_service_process_takes_a_call_serves_metrics_and_drains_on_sig
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        await ready(f"http://127.0.0.1:{ops}/readyz", within_s=60)
+        await wait_ready(f"http://127.0.0.1:{ops}/readyz")
         call = caller("gm-process")
         await call.attach("gemini-receptionist")
         await call.wait_generation_done(1)
-        _, metrics = await asyncio.to_thread(get, f"http://127.0.0.1:{ops}/metrics")
+        _, metrics = await asyncio.to_thread(http_get, f"http://127.0.0.1:{ops}/metrics")
         assert 'switchboard_agent_active_calls{provider="gemini"} 1.0' in metrics
         assert "switchboard_agent_time_to_first_audio_seconds_count" in metrics
         process.send_signal(signal.SIGTERM)

@@ -2,7 +2,6 @@ import asyncio
 import os
 import signal
 import sys
-import urllib.request
 
 import pytest
 from nats.aio.client import Client as NatsClient
@@ -10,6 +9,7 @@ from nats.aio.client import Client as NatsClient
 from switchboard.common.bus import subjects
 from switchboard.common.profiles import ProfileStore
 from switchboard.devkit.eventually import eventually
+from switchboard.devkit.http_probe import http_get, wait_ready
 from switchboard.devkit.nats_server import free_port
 from switchboard.sim.openai_realtime import OpenAIRealtimeEmulator
 
@@ -36,22 +36,6 @@ async def test_start_up_fails_naming_the_missing_api_key() -> None:
     assert b"AGENT_OPENAI_API_KEY is missing or a placeholder" in stderr
 
 
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status, response.read().decode()
-    except OSError:
-        return 0, ""
-
-
-async def ready(url: str, *, within_s: float) -> None:
-    for _ in range(int(within_s * 10)):
-        if (await asyncio.to_thread(get, url))[0] == 200:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{url} not ready within {within_s}s")
-
-
 async def test_the_service_process_takes_a_call_serves_metrics_and_drains_on_sigterm(
     bus: NatsClient, nats_url: str, emulator: OpenAIRealtimeEmulator, line: OpenLine
 ) -> None:
@@ -71,11 +55,11 @@ async def test_the_service_process_takes_a_call_serves_metrics_and_drains_on_sig
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        await ready(f"http://127.0.0.1:{ops}/readyz", within_s=60)
+        await wait_ready(f"http://127.0.0.1:{ops}/readyz")
         async with line("oa-process") as call:
             await call.attach()
             await eventually(lambda: call.finished(1), 10, what="the greeting played out")
-            _, metrics = await asyncio.to_thread(get, f"http://127.0.0.1:{ops}/metrics")
+            _, metrics = await asyncio.to_thread(http_get, f"http://127.0.0.1:{ops}/metrics")
             assert 'switchboard_agent_active_calls{provider="openai"} 1.0' in metrics
             assert "switchboard_agent_time_to_first_audio_seconds_count" in metrics
         process.send_signal(signal.SIGTERM)
