@@ -80,6 +80,7 @@ class MediaSession:
         self.call_sid = ""
         self.end_reason = "socket_closed"
         self._closing = False
+        self._hangup_requested = False
         self._started = False
         self._uplink: Uplink  # set by `_begin`, before anything reads it
         self._downlink: Downlink | None = None
@@ -288,7 +289,7 @@ class MediaSession:
                 self._on_dtmf(parsed.dtmf.digit)
             elif isinstance(parsed, Stop):
                 self._metrics.messages.labels("in", "stop").inc()
-                self.end_reason = "stop"
+                self.end_reason = "hangup" if self._hangup_requested else "stop"
                 return
             else:
                 self._malformed("unexpected_event", f"{type(parsed).__name__.lower()} after start")
@@ -334,9 +335,22 @@ class MediaSession:
             await self._downlink.clear(message.generation, received, created_ns=message.ts_ns)
 
     async def _on_hangup(self, message: Control) -> None:
-        if isinstance(message, Hangup):
-            self._log.info("hanging up: %s", message.reason)
-            await self.close(CLOSE_NORMAL, "hangup")
+        """Close the stream, after giving call-control's REST hang-up a moment to end the call first.
+
+        call-control acts on the same `ctl.hangup`: it stores the reason, then ends the call through Twilio,
+        which stops this stream. Closing the socket at once would race it (Twilio ends a call whose stream
+        closed, and its `completed` callback could reach call-control before the reason), so the edge closes
+        the stream itself only when it is still open after `hangup_grace_s`.
+        """
+        if not isinstance(message, Hangup) or self._closing:
+            return
+        self._log.info("hanging up: %s", message.reason)
+        self._hangup_requested = True
+        self._tasks.append(asyncio.create_task(self._close_after_grace(), name=f"hangup-{self.call_id}"))
+
+    async def _close_after_grace(self) -> None:
+        await asyncio.sleep(self._settings.hangup_grace_s)
+        await self.close(CLOSE_NORMAL, "hangup")
 
     async def _on_send_dtmf(self, message: Control) -> None:
         if isinstance(message, SendDtmf):

@@ -37,6 +37,12 @@ class MediaEdgeSettings(ServiceSettings):
     start_timeout_s: float = Field(default=10.0, gt=0.0)
     attach_timeout_s: float = Field(default=2.0, gt=0.0)
     attach_attempts: int = Field(default=4, ge=1)
+    hangup_grace_s: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=30.0,
+        description="After ctl.hangup, how long the REST hang-up may take to stop the stream before the edge closes it",
+    )
     drain_deadline_s: float = Field(default=900.0, ge=0.0)
     drain_from_loopback_only: bool = True
     bus_backlog_limit_bytes: int = Field(default=1 << 20, ge=65536)
