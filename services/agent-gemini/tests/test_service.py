@@ -35,7 +35,8 @@ async def test_the_greeting_reaches_the_caller_first_as_generation_1(
         await call.wait_generation_done(1)
         greeting = call.generation_frames(1)
         assert [f.seq for f in greeting] == list(range(len(greeting)))
-        assert all(len(f.payload) == 960 for f in greeting[:-1])  # 20 ms frames at 24 kHz
+        # as the model sends it (40 ms pieces here), in whole 20 ms steps at 24 kHz
+        assert all(len(f.payload) % 960 == 0 for f in greeting[:-1])
         assert [t.text for t in call.transcripts() if t.role == "agent"] == [GREETING]
         assert any(isinstance(e, ComponentAttached) and e.component == "agent-gemini" for e in call.events)
 

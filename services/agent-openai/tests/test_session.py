@@ -34,7 +34,7 @@ async def test_the_greeting_reaches_the_caller_first(
         session = await emulator.wait_for_session(0)
 
     assert {f.generation for _, f in call.frames} == {1}
-    assert [f.media_ms for _, f in call.frames[:3]] == [0, 20, 40]
+    assert [f.media_ms for _, f in call.frames[:3]] == [0, 100, 200]  # one frame per 100 ms model delta
     assert call.generations[1].final_ms == pytest.approx(1500, abs=20)
     assert transcripts(call, "agent") == [emulator.script.greeting]
     assert session.responses[0].text == emulator.script.greeting

@@ -136,16 +136,18 @@ async def start(bus: NatsClient, call_id: str) -> tuple[Harness, asyncio.Task[st
     return harness, task
 
 
-async def test_the_agent_greets_and_model_audio_goes_out_as_20ms_frames_of_one_generation(
+async def test_the_agent_greets_and_model_audio_goes_out_in_whole_20ms_steps_of_one_generation(
     bus: NatsClient,
 ) -> None:
     h, task = await start(bus, "ag-greet")
-    await h.session.speak("resp-1", 105, "Hello there")
-    await h.session.events.response_done("resp-1", interrupted=False)
-    await eventually(lambda: len(h.out) == 6)
-    assert [f.generation for f in h.out] == [1] * 6
-    assert [len(f.payload) for f in h.out] == [960] * 5 + [240]
-    assert [f.media_ms for f in h.out] == [0, 20, 40, 60, 80, 100]
+    await h.session.speak("resp-1", 105, "Hello there")  # one model delta: one frame, the 5 ms kept back
+    await h.session.events.response_audio("resp-1", bytes(CAPS.output_format.bytes_for_ms(450)))
+    await h.session.events.response_done("resp-1", interrupted=False)  # the rest goes out as it is
+    await eventually(lambda: len(h.out) == 5)
+    assert [f.generation for f in h.out] == [1] * 5
+    assert [len(f.payload) for f in h.out] == [4800, 9600, 9600, 1920, 720]  # 100, 200, 200, 40, 15 ms
+    assert [f.media_ms for f in h.out] == [0, 100, 300, 500, 540]
+    assert [f.seq for f in h.out] == [0, 1, 2, 3, 4]
     await eventually(lambda: any(isinstance(e, TranscriptTurn) for e in h.events))
     assert [e.text for e in h.events if isinstance(e, TranscriptTurn)] == ["Hello there"]
     # caller audio reaches the model
@@ -164,7 +166,7 @@ async def test_the_agent_greets_and_model_audio_goes_out_as_20ms_frames_of_one_g
 async def test_barge_in_clears_at_once_drops_the_rest_and_reports_what_was_heard(bus: NatsClient) -> None:
     h, task = await start(bus, "ag-barge")
     await h.session.speak("resp-1", 2000, "one two three four five six seven eight nine ten")
-    await eventually(lambda: len(h.out) == 100)
+    await eventually(lambda: len(h.out) == 10)  # 2 s in one model delta: ten 200 ms frames
     await h.session.events.caller_speech_started()
     await eventually(lambda: any(isinstance(c, Clear) for _, c in h.controls))
     frames_before_clear, clear = next((n, c) for n, c in h.controls if isinstance(c, Clear))
@@ -178,12 +180,12 @@ async def test_barge_in_clears_at_once_drops_the_rest_and_reports_what_was_heard
     assert report.response_id == "resp-1" and report.played_ms == 800 and report.sent_ms == 2000
     assert report.heard_text == "one two three four"
     await eventually(lambda: any(isinstance(e, BargeIn) for e in h.events))
-    assert len(h.out) == 100 == frames_before_clear
+    assert len(h.out) == 10 == frames_before_clear
     turn = next(e for e in h.events if isinstance(e, TranscriptTurn))
     assert turn.interrupted and turn.text == "one two three four"
     # a new answer is a new generation and flows again
     await h.session.speak("resp-2", 40, "Yes?")
-    await eventually(lambda: len(h.out) == 102)
+    await eventually(lambda: len(h.out) == 11)
     assert h.out[-1].generation == 2
     h.agent.end("test")
     await task

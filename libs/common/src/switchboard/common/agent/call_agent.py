@@ -50,6 +50,7 @@ class CallAgentOptions:
     """Tunables of a call agent."""
 
     out_frame_ms: int = 20
+    out_frame_max_ms: int = 200
     heard_report_wait_s: float = 2.0
     hangup_wait_s: float = 20.0
 
@@ -57,7 +58,9 @@ class CallAgentOptions:
 class CallAgent(SessionEvents):
     """Runs one call: caller audio to the model, model audio to the caller, and everything in between.
 
-    Agent audio is published in frames of `out_frame_ms`, each response its own generation. When the caller
+    Agent audio is published as it comes from the model, in frames of whole `out_frame_ms` steps up to
+    `out_frame_max_ms` (the edge paces it to real time anyway, so a model's 100 ms delta is one bus message, not
+    five), each response its own generation. When the caller
     speaks over a generation, `ctl.clear` goes out before anything else, the rest of that generation is dropped,
     and once the edge reports how much of it was played the model is told (truncated, or told in text).
     """
@@ -81,6 +84,8 @@ class CallAgent(SessionEvents):
         self._options = options or CallAgentOptions()
         self.generations = Generations(capabilities.output_format)
         self._frame_bytes = capabilities.output_format.bytes_for_ms(self._options.out_frame_ms)
+        steps = max(1, self._options.out_frame_max_ms // self._options.out_frame_ms)
+        self._max_frame_bytes = self._frame_bytes * steps
         self._remainders: dict[int, bytes] = {}
         self._final_playout: dict[int, asyncio.Event] = {}
         self._subscriptions: list[Subscription] = []
@@ -192,10 +197,10 @@ class CallAgent(SessionEvents):
             generation.first_audio_ns = time.monotonic_ns()
             self._observe_first_audio(generation)
         data = self._remainders.pop(generation.number, b"") + pcm
-        size = self._frame_bytes
-        full = len(data) - len(data) % size
+        full = len(data) - len(data) % self._frame_bytes
+        size = self._max_frame_bytes
         for offset in range(0, full, size):
-            await self._publish_audio(generation, data[offset : offset + size])
+            await self._publish_audio(generation, data[offset : min(offset + size, full)])
         if full < len(data):
             self._remainders[generation.number] = data[full:]
 

@@ -28,7 +28,15 @@ class AgentSettings(ServiceSettings):
 
     capacity: int = Field(default=100, ge=1)
     heartbeat_interval_s: float = Field(default=2.0, gt=0)
-    out_frame_ms: int = Field(default=20, ge=10, le=200)
+    out_frame_ms: int = Field(
+        default=20, ge=10, le=200, description="Agent audio goes out in whole steps of this"
+    )
+    out_frame_max_ms: int = Field(
+        default=200,
+        ge=10,
+        le=1000,
+        description="Longest frame of agent audio on the bus (a model delta or less)",
+    )
     drain_timeout_s: float = Field(default=900.0, ge=0, description="How long calls may go on after SIGTERM")
 
 
@@ -53,7 +61,9 @@ class AgentService:
         self.agents: dict[str, CallAgent] = {}
         self._no_calls = asyncio.Event()
         self._tasks: asyncio.TaskGroup | None = None
-        self._options = CallAgentOptions(out_frame_ms=settings.out_frame_ms)
+        self._options = CallAgentOptions(
+            out_frame_ms=settings.out_frame_ms, out_frame_max_ms=settings.out_frame_max_ms
+        )
         self.attach = AttachServer(
             bus,
             subjects.agent_attach(capabilities.provider),
