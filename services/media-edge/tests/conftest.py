@@ -102,6 +102,7 @@ def edge_settings(**overrides: Any) -> MediaEdgeSettings:
         "host": "127.0.0.1",
         "port": 0,
         "drain_deadline_s": 10.0,
+        "transcode": "service",  # most tests follow the μ-law frames on the bus; test_audio_route runs inline
         **overrides,
     }
     return MediaEdgeSettings(**values)

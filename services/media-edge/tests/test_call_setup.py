@@ -12,7 +12,6 @@ from switchboard.media_edge.call_setup import (
     attach_request,
     call_id_from,
     claim_call,
-    needs_transcoder,
 )
 
 from .conftest import seed_call
@@ -47,7 +46,6 @@ def test_the_attach_request_carries_the_providers_formats() -> None:
         "pcm24k",
     )
     assert request.profile == "p" and request.requester == "edge-1"
-    assert needs_transcoder(request)
 
 
 @pytest.mark.integration

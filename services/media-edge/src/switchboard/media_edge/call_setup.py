@@ -107,26 +107,19 @@ def attach_request(call_id: str, profile: Profile, requester: str) -> AttachRequ
     )
 
 
-def needs_transcoder(request: AttachRequest) -> bool:
-    """Whether the agent's formats differ from the caller's (a call whose formats match has no transcoder hop)."""
-    return (
-        request.agent_in_format is not request.caller_format
-        or request.agent_out_format is not request.caller_format
-    )
-
-
 async def attach_components(
     bus: Bus,
     request: AttachRequest,
     provider: str,
     metrics: EdgeMetrics,
     *,
+    transcoder: bool,
     timeout_s: float,
     attempts: int,
 ) -> list[AttachReply]:
-    """Attach a transcoder (when the formats differ), then an agent of `provider`; raises `AttachError`."""
+    """Attach a transcoder (when one must convert), then an agent of `provider`; raises `AttachError`."""
     targets = [("agent", subjects.agent_attach(provider))]
-    if needs_transcoder(request):
+    if transcoder:
         targets.insert(0, ("transcoder", subjects.transcoder_attach()))
     replies = []
     for component, subject in targets:

@@ -46,7 +46,7 @@ class EdgeMetrics:
         )
         self.dropped = Counter(
             "switchboard_edge_dropped_frames_total",
-            "Audio frames dropped, by reason (cleared, stale_generation, before_setup, bus_backlog)",
+            "Audio frames dropped, by reason (cleared, stale_generation, before_setup, bus_backlog, bad_payload)",
             ["reason"],
             registry=registry,
         )

@@ -17,7 +17,7 @@ from typing import Any
 from nats.aio.subscription import Subscription
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from switchboard.common.bus.formats import AudioFormat, Direction
+from switchboard.common.bus.formats import Direction
 from switchboard.common.bus.frames import AudioFrame
 from switchboard.common.bus.messages import (
     Clear,
@@ -32,6 +32,7 @@ from switchboard.common.bus.messages import (
 )
 from switchboard.common.errors import AttachError
 from switchboard.common.runtime.logs import EveryNth, bind_call
+from switchboard.media_edge.audio_route import AgentAudio, audio_route
 from switchboard.media_edge.call_setup import (
     Refusal,
     StreamIds,
@@ -84,6 +85,8 @@ class MediaSession:
         self._started = False
         self._uplink: Uplink  # set by `_begin`, before anything reads it
         self._downlink: Downlink | None = None
+        self._agent_audio: AgentAudio | None = None
+        self._bad_agent_audio_log = EveryNth(100)
         self._outbox: EventOutbox | None = None
         self._subscriptions: list[Subscription] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -208,8 +211,13 @@ class MediaSession:
             )
         except Exception:
             self._log.warning("media_started could not be stored; the call goes on")
+        request = attach_request(call_id, profile, self._settings.instance_id)
+        route = audio_route(request, inline=self._settings.transcode == "inline")
+        if route.outbound is not None:
+            self._agent_audio = AgentAudio(route.outbound)
+        self._log.info("audio %s", route.describe())
         self._subscriptions.append(
-            await bus.subscribe_frames(call_id, Direction.OUT, AudioFormat.PCMU8K, self._on_agent_frame)
+            await bus.subscribe_frames(call_id, Direction.OUT, route.out_format, self._on_agent_frame)
         )
         for name, handler in (
             (Clear.type_name(), self._on_clear),
@@ -219,13 +227,13 @@ class MediaSession:
             self._subscriptions.append(await bus.subscribe_control(call_id, handler, name))
         await bus.nc.flush()
         self._tasks.append(asyncio.create_task(self._downlink.run(), name=f"downlink-{call_id}"))
-        request = attach_request(call_id, profile, self._settings.instance_id)
         try:
             await attach_components(
                 bus,
                 request,
                 profile.provider,
                 self._metrics,
+                transcoder=route.transcoder,
                 timeout_s=self._settings.attach_timeout_s,
                 attempts=self._settings.attach_attempts,
             )
@@ -238,7 +246,7 @@ class MediaSession:
             )
             await self.close(CLOSE_ERROR, "attach_failed")
             return
-        await self._uplink.go_live()
+        await self._uplink.go_live(route)
 
     async def _teardown(self) -> None:
         """Unsubscribe, report what played, store `media_stopped`, close the socket: nothing stays behind."""
@@ -327,6 +335,14 @@ class MediaSession:
     async def _on_agent_frame(self, frame: AudioFrame) -> None:
         self._hop.observe(max(0, time.time_ns() - frame.ingest_ns) / 1e9)
         assert self._downlink is not None
+        if self._agent_audio is not None:
+            try:
+                frame = self._agent_audio.convert(frame)
+            except ValueError as exc:
+                self._metrics.dropped.labels("bad_payload").inc()
+                if self._bad_agent_audio_log():
+                    self._log.warning("dropped agent audio that is not PCM16: %s", exc)
+                return
         await self._downlink.on_frame(frame)
 
     async def _on_clear(self, message: Control) -> None:

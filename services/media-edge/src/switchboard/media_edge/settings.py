@@ -25,6 +25,10 @@ class MediaEdgeSettings(ServiceSettings):
     twilio_auth_token: SecretStr | None = None
     stream_secret: SecretStr | None = None
 
+    transcode: Literal["inline", "service"] = Field(
+        default="inline",
+        description="inline: the edge converts μ-law to and from the agent's format; service: a transcoder does",
+    )
     pacing_lead_ms: float = Field(default=100.0, ge=20.0, le=2000.0)
     min_chunk_ms: float = Field(default=40.0, ge=5.0, le=500.0)
     playout_report_interval_ms: float = Field(default=250.0, gt=0.0)

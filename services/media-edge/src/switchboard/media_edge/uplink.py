@@ -1,5 +1,8 @@
 """Caller audio to the bus: one `AudioFrame` per Twilio `media` message, without ever waiting on the bus.
 
+The frames go out in the format the call's route names: μ-law as Twilio sent it, or already converted to the
+agent's format when the edge transcodes inline.
+
 Publishing with core NATS only appends to the connection's buffer; when that buffer is backed up (NATS slow or
 away), frames are dropped and counted rather than waited for, so the socket reader keeps reading. Audio that
 arrives while the call is still being attached is held (up to a limit) and published in order once the agent
@@ -16,9 +19,10 @@ from collections.abc import Callable
 
 from switchboard.common.bus import subjects
 from switchboard.common.bus.client import Bus
-from switchboard.common.bus.formats import AudioFormat, Direction
+from switchboard.common.bus.formats import Direction
 from switchboard.common.bus.frames import AudioFrame
 from switchboard.common.runtime.logs import EveryNth
+from switchboard.media_edge.audio_route import AudioRoute
 from switchboard.media_edge.metrics import EdgeMetrics
 from switchboard.media_edge.twilio import MediaBody, to_int
 
@@ -29,7 +33,7 @@ FRAME_MS = 20
 
 
 class Uplink:
-    """One stream's caller audio on its way to `call.{id}.audio.in.pcmu8k`."""
+    """One stream's caller audio on its way to `call.{id}.audio.in.{format}`."""
 
     def __init__(
         self,
@@ -46,7 +50,8 @@ class Uplink:
         self._call_id = call_id
         self._metrics = metrics
         self._malformed = malformed
-        self._subject = subjects.audio(call_id, Direction.IN, AudioFormat.PCMU8K)
+        self._subject = ""
+        self._convert: Callable[[bytes], bytes] | None = None
         self._max_b64 = 4 * ((max_payload_bytes + 2) // 3)
         self._early: deque[AudioFrame] = deque()
         self._early_max = max(1, round(early_audio_ms / FRAME_MS))
@@ -87,6 +92,8 @@ class Uplink:
             metrics.late_in.inc()
         frame = AudioFrame(self._call_id, chunk, timestamp, received_ns, 0, payload)
         if self._live:
+            if self._convert is not None:
+                frame.payload = self._convert(payload)
             await self._publish(frame)
             return
         if len(self._early) == self._early_max:  # held too long: the oldest goes
@@ -94,11 +101,16 @@ class Uplink:
             metrics.dropped.labels("before_setup").inc()
         self._early.append(frame)
 
-    async def go_live(self) -> None:
-        """The call is attached: publish what was held, in order, then every frame as it comes."""
+    async def go_live(self, route: AudioRoute) -> None:
+        """The call is attached: publish what was held, in order, then every frame as it comes, along `route`."""
+        self._subject = subjects.audio(self._call_id, Direction.IN, route.in_format)
+        self._convert = route.inbound.process if route.inbound is not None else None
         early = self._early
         while early:  # frames that arrive meanwhile join the end of the line
-            await self._publish(early.popleft())
+            frame = early.popleft()
+            if self._convert is not None:
+                frame.payload = self._convert(frame.payload)
+            await self._publish(frame)
         self._live = True
 
     async def _publish(self, frame: AudioFrame) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from switchboard.common.audio.conversion import Conversion, conversion
 from switchboard.common.bus import subjects
 from switchboard.common.bus.attach import AttachRequest
 from switchboard.common.bus.client import Bus
@@ -18,7 +19,6 @@ from switchboard.common.bus.frames import AudioFrame
 from switchboard.common.bus.messages import CallEnded, Clear, Control, Event, MediaStopped
 from switchboard.common.errors import DecodeError
 from switchboard.common.runtime.logs import EveryNth
-from switchboard.transcoder.conversion import Conversion, conversion
 from switchboard.transcoder.metrics import TranscoderMetrics
 
 logger = logging.getLogger(__name__)

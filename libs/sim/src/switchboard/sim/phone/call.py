@@ -440,6 +440,10 @@ class MediaStreamCall:
         """Everything the caller sent since `start` (silence included), as PCM16 at 8 kHz."""
         return ulaw_decode(bytes(self._said))
 
+    def said_ulaw(self) -> bytes:
+        """Everything the caller sent since `start` (silence included), the μ-law bytes as sent."""
+        return bytes(self._said)
+
     def conversation_wav(self) -> bytes:
         """The whole conversation as a stereo PCM16 8 kHz WAV: the caller left, what the caller heard right."""
         return stereo_wav(self.said(), self.buffer.heard().pcm, SAMPLE_RATE)

@@ -1,4 +1,8 @@
-"""Stateful conversion of one stream of audio payloads from one bus format to another."""
+"""Stateful conversion of one stream of audio payloads from one bus format to another.
+
+The transcoder runs these for a call's bus frames; the media edge runs the same ones inline when it converts a
+Twilio call's audio itself.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from typing import Protocol
 
 import numpy as np
 
-from switchboard.common.audio import PcmToUlaw, StreamResampler, UlawToPcm
+from switchboard.common.audio.convert import PcmToUlaw, UlawToPcm
+from switchboard.common.audio.resample import StreamResampler
 from switchboard.common.bus.formats import AudioFormat
 
 

@@ -1,0 +1,73 @@
+"""Which audio formats a stream puts on the bus, and the conversions the edge runs itself.
+
+With `transcode=inline` (the default) the edge converts a Twilio call's audio in the stream's own tasks: caller
+μ-law goes on the bus already in the agent's input format, and the agent's audio is taken in its output format
+and turned into μ-law here. Each 20 ms of audio then crosses NATS once per direction instead of twice, and no
+transcoder is attached. With `transcode=service` the edge speaks μ-law on the bus and a transcoder replica
+converts, as it does for any call whose formats the edge does not convert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from switchboard.common.audio.conversion import Conversion, conversion
+from switchboard.common.bus.attach import AttachRequest
+from switchboard.common.bus.formats import AudioFormat
+from switchboard.common.bus.frames import AudioFrame
+
+#: The PCM formats the edge converts μ-law to and from itself.
+INLINE_FORMATS = frozenset({AudioFormat.PCM16K, AudioFormat.PCM24K})
+
+
+@dataclass(frozen=True, slots=True)
+class AudioRoute:
+    """The formats of a stream's bus subjects, the edge's own conversions, and whether a transcoder is needed."""
+
+    in_format: AudioFormat
+    out_format: AudioFormat
+    transcoder: bool
+    inbound: Conversion | None = None
+    outbound: Conversion | None = None
+
+    def describe(self) -> str:
+        """For the log: where the audio is converted."""
+        if self.inbound is not None:
+            return f"converted here: in pcmu8k>{self.in_format}, out {self.out_format}>pcmu8k"
+        return "converted by a transcoder" if self.transcoder else "no conversion"
+
+
+def audio_route(request: AttachRequest, *, inline: bool) -> AudioRoute:
+    """The route of a call: converted here when `inline` and the agent's formats allow, else on the bus."""
+    agent_in, agent_out = request.agent_in_format, request.agent_out_format
+    caller = request.caller_format
+    if inline and caller is AudioFormat.PCMU8K and agent_in in INLINE_FORMATS and agent_out in INLINE_FORMATS:
+        return AudioRoute(
+            agent_in, agent_out, False, conversion(caller, agent_in), conversion(agent_out, caller)
+        )
+    return AudioRoute(caller, caller, transcoder=agent_in is not caller or agent_out is not caller)
+
+
+class AgentAudio:
+    """The agent's frames turned into μ-law, the filter started fresh for each new generation.
+
+    A frame of a generation older than the newest one seen is a straggler the downlink drops anyway: it is
+    returned unconverted, so it cannot disturb the filter of the answer being played.
+    """
+
+    __slots__ = ("_conversion", "_generation")
+
+    def __init__(self, outbound: Conversion) -> None:
+        self._conversion = outbound
+        self._generation = -1
+
+    def convert(self, frame: AudioFrame) -> AudioFrame:
+        """`frame` with its payload in μ-law; raises ValueError for a payload that is not PCM16."""
+        generation = frame.generation
+        if generation < self._generation:
+            return frame
+        if generation > self._generation:
+            self._generation = generation
+            self._conversion.reset()
+        frame.payload = self._conversion.process(frame.payload)
+        return frame
