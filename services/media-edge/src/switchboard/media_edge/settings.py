@@ -30,7 +30,7 @@ class MediaEdgeSettings(ServiceSettings):
         description="inline: the edge converts μ-law to and from the agent's format; service: a transcoder does",
     )
     pacing_lead_ms: float = Field(default=100.0, ge=20.0, le=2000.0)
-    min_chunk_ms: float = Field(default=40.0, ge=5.0, le=500.0)
+    min_chunk_ms: float = Field(default=100.0, ge=5.0, le=500.0)
     playout_report_interval_ms: float = Field(default=250.0, gt=0.0)
     generation_end_idle_ms: float = Field(default=300.0, gt=0.0)
     max_payload_bytes: int = Field(
