@@ -19,8 +19,10 @@ What each figure is:
 
 - caller → agent, agent → caller (p50/p99): platform-added latency per direction, from exact samples at a bus tap
   following `--tap-calls` calls: `now - frame.ingest_ns` of every caller frame on `audio.in.pcm24k` (edge ingest,
-  NATS, transcoder, NATS: what the agent receives) and of every agent frame on `audio.out.pcmu8k` (agent publish,
-  NATS, transcoder, NATS: what the edge receives). Pacing agent audio to real time at the edge is by design and
+  the edge's μ-law conversion, NATS: what the agent receives) and of every agent frame on `audio.out.pcm24k`
+  (agent publish, NATS: what the edge receives, before its conversion of some µs). With `--transcode service`
+  the spans run through the transcoder (edge, NATS, transcoder, NATS) and the agent side is tapped on
+  `audio.out.pcmu8k`. Pacing agent audio to real time at the edge is by design and
   not counted, nor the LiveKit plugin's 100 ms batching of caller audio towards the model. For comparison, the
   details give the services' own histograms of the same spans over every call (`agent_in`, `edge_out`): bucketed,
   and they also count the receiving service's wait to get to the frame, which the tap does not see.
@@ -337,6 +339,7 @@ async def run(args: argparse.Namespace) -> tuple[list[Level], str]:
                 "RATE_LIMIT_PER_S": "100",
                 "RATE_LIMIT_BURST": "100",
                 "CAPACITY": str(max(args.cap, *args.calls) + 50),
+                "TRANSCODE": args.transcode,
             },
         )
         endpoints = Endpoints(
@@ -351,7 +354,12 @@ async def run(args: argparse.Namespace) -> tuple[list[Level], str]:
             openai_api_key=keys.openai_key,
             openai_port=ports.openai_emulator,
         )
-        options = LoadOptions(tap_calls=args.tap_calls, nice=args.nice, log_dir=str(state))
+        options = LoadOptions(
+            tap_calls=args.tap_calls,
+            nice=args.nice,
+            log_dir=str(state),
+            edge_transcodes=args.transcode == "inline",
+        )
         group = ProcessGroup(colour=False)
         try:
             pids: dict[str, int] = {}
@@ -422,7 +430,8 @@ def print_report(levels: list[Level], searched: str, args: argparse.Namespace) -
     rows = sorted(levels, key=lambda level: level.calls)
     print(
         f"\nSwitchboard, whole platform: {os.cpu_count()} cores, emulators on the same machine (nice {args.nice}), "
-        f"{args.seconds:.0f} s windows, latency from every frame of {args.tap_calls} calls\n"
+        f"{args.seconds:.0f} s windows, latency from every frame of {args.tap_calls} calls, "
+        f"μ-law converted {'in the edge' if args.transcode == 'inline' else 'by the transcoder'}\n"
     )
     print(
         "| calls | caller→agent p50 / p99 ms | agent→caller p50 / p99 ms | barge-in p50 / p99 ms "
@@ -521,6 +530,12 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--no-search", dest="search", action="store_false")
     parser.add_argument("--warmup", type=int, default=10, help="calls of the warm-up round")
     parser.add_argument("--tap-calls", type=int, default=20, help="calls whose every frame is timed")
+    parser.add_argument(
+        "--transcode",
+        choices=("inline", "service"),
+        default="inline",
+        help="where μ-law is converted: in the media edge (the default) or by the transcoder service",
+    )
     parser.add_argument("--nice", type=int, default=5, help="niceness of the emulator processes")
     return parser.parse_args()
 

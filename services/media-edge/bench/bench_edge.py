@@ -2,8 +2,8 @@
 
     uv run python services/media-edge/bench/bench_edge.py --streams 200 --seconds 10
 
-Processes: nats-server, the edge (measured: `switchboard-media-edge`), the transcoder, the stand-in agent, and
-the simulated phones (one process, or `--phone-procs`); this process seeds the call records and subscribes to
+Processes: nats-server, the edge (measured: `switchboard-media-edge`), the stand-in agent, the transcoder (with
+`--transcode service` only: by default the edge converts μ-law itself, as in production), and the simulated phones (one process, or `--phone-procs`); this process seeds the call records and subscribes to
 the caller audio to measure ingest→bus latency. Every call streams caller audio (50 messages a second, as
 Twilio does); the agent answers in 2 s turns published faster than real time, paced to the phone by the edge
 with a mark per chunk, and interrupts about half of them with `ctl.clear` (barge-in).
@@ -339,7 +339,8 @@ async def main(args: argparse.Namespace) -> int:
         bus = Bus(nc, metrics)
         await seed(bus, ids)
         probe = IngestProbe()
-        await nc.subscribe(subjects.audio(subjects.ANY, Direction.IN, AudioFormat.PCMU8K), cb=probe.on_msg)
+        caller_format = AudioFormat.PCM24K if args.transcode == "inline" else AudioFormat.PCMU8K
+        await nc.subscribe(subjects.audio(subjects.ANY, Direction.IN, caller_format), cb=probe.on_msg)
 
         edge_port, edge_ops = free_port(), free_port()
         edge = await spawn(
@@ -358,19 +359,23 @@ async def main(args: argparse.Namespace) -> int:
                 "MEDIA_EDGE_WS_IMPLEMENTATION": args.ws,
                 "MEDIA_EDGE_PACING_LEAD_MS": str(args.lead_ms),
                 "MEDIA_EDGE_DRAIN_DEADLINE_S": "5",
+                "MEDIA_EDGE_TRANSCODE": args.transcode,
             },
         )
-        transcoder = await spawn(
-            sys.executable,
-            "-m",
-            "switchboard.transcoder.main",
-            env={
-                "TRANSCODER_NATS_URL": nats_url,
-                "TRANSCODER_OPS_PORT": str(free_port()),
-                "TRANSCODER_LOG_LEVEL": "WARNING",
-            },
-            nice=args.nice,
-        )
+        children = [edge, nats]
+        if args.transcode == "service":
+            transcoder = await spawn(
+                sys.executable,
+                "-m",
+                "switchboard.transcoder.main",
+                env={
+                    "TRANSCODER_NATS_URL": nats_url,
+                    "TRANSCODER_OPS_PORT": str(free_port()),
+                    "TRANSCODER_LOG_LEVEL": "WARNING",
+                },
+                nice=args.nice,
+            )
+            children.append(transcoder)
         agent = await spawn(
             sys.executable,
             SCRIPT,
@@ -385,7 +390,7 @@ async def main(args: argparse.Namespace) -> int:
             stdin=True,
             nice=args.nice,
         )
-        children = [edge, transcoder, agent, nats]
+        children.append(agent)
         try:
             await wait_ready(f"http://127.0.0.1:{edge_ops}/readyz")
             assert agent.stdout is not None
@@ -416,7 +421,7 @@ async def main(args: argparse.Namespace) -> int:
             pids = {
                 "edge": edge.pid,
                 "phones": phones[0].pid,
-                "transcoder": transcoder.pid,
+                **({"transcoder": transcoder.pid} if args.transcode == "service" else {}),
                 "agent": agent.pid,
                 "nats-server": nats.pid,
                 "bench": os.getpid(),
@@ -528,7 +533,7 @@ def report(
     ]
     width = max(len(row[0]) for row in rows)
     print(
-        f"\nmedia-edge, {args.streams} streams, ws={args.ws}, lead {args.lead_ms:.0f} ms, "
+        f"\nmedia-edge, {args.streams} streams, ws={args.ws}, μ-law converted {'in the edge' if args.transcode == 'inline' else 'by the transcoder'}, lead {args.lead_ms:.0f} ms, "
         f"load generators at nice {args.nice}, load average {os.getloadavg()[0]:.1f}"
     )
     print(f"{'measure':<{width}}  {'value':<34} {'target':<10} result")
@@ -568,6 +573,12 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--ws", choices=("websockets-sansio", "websockets"), default="websockets-sansio")
     parser.add_argument("--lead-ms", type=float, default=100.0)
+    parser.add_argument(
+        "--transcode",
+        choices=("inline", "service"),
+        default="inline",
+        help="where μ-law is converted: in the edge (the default) or by a transcoder process",
+    )
     parser.add_argument("--clear-ratio", type=float, default=0.5, help="share of agent turns interrupted")
     parser.add_argument("--phone-procs", type=int, default=1)
     parser.add_argument(

@@ -122,6 +122,8 @@ class LoadOptions:
     """The model's delay from a response's creation to its first audio."""
     tap_calls: int = 20
     """How many calls the bus tap times (every frame of each, both ways)."""
+    edge_transcodes: bool = True
+    """Whether the edge converts μ-law itself (it takes the agent's frames) or a transcoder does (μ-law frames)."""
     ramp_per_s: float = 10.0
     """Calls placed (or hung up) per second when the number of calls changes."""
     nice: int = 5
@@ -498,8 +500,9 @@ class _Worker:
 class _Tap:
     """Times audio frames on the bus for a sample of calls, and records every agent clear and session marker."""
 
-    def __init__(self, bus: Bus, agent_format: AudioFormat) -> None:
+    def __init__(self, bus: Bus, caller_format: AudioFormat, agent_format: AudioFormat) -> None:
         self._bus = bus
+        self._caller_format = caller_format
         self._agent_format = agent_format
         self.recording = False
         self.caller_ms: list[float] = []
@@ -523,10 +526,10 @@ class _Tap:
         self.followed.add(call_id)
         nc = self._bus.nc
         await nc.subscribe(
-            subjects.audio(call_id, Direction.IN, self._agent_format), cb=self._timer(self.caller_ms)
+            subjects.audio(call_id, Direction.IN, self._caller_format), cb=self._timer(self.caller_ms)
         )
         await nc.subscribe(
-            subjects.audio(call_id, Direction.OUT, AudioFormat.PCMU8K), cb=self._timer(self.agent_ms)
+            subjects.audio(call_id, Direction.OUT, self._agent_format), cb=self._timer(self.agent_ms)
         )
 
     def _timer(self, sink: list[float]) -> Callable[[Msg], Awaitable[None]]:
@@ -610,7 +613,10 @@ class LoadGenerator:
         metrics = BusMetrics(new_registry())
         nc = await connect(BusOptions(url=self.endpoints.nats_url, name="loadgen-tap"), metrics)
         self._bus = Bus(nc, metrics)
-        self._tap = _Tap(self._bus, PROVIDER_AUDIO["openai"][0])
+        agent_in, agent_out = PROVIDER_AUDIO["openai"]
+        self._tap = _Tap(
+            self._bus, agent_in, agent_out if self.options.edge_transcodes else AudioFormat.PCMU8K
+        )
         await self._tap.start()
 
     async def stop(self) -> None:
