@@ -8,11 +8,10 @@ from switchboard.common.audio.conversion import conversion
 from switchboard.common.bus import subjects
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.formats import AudioFormat, Direction
-from switchboard.common.bus.frames import AudioFrame
 from switchboard.common.profiles import Profile
-from switchboard.media_edge.audio_route import AgentAudio, audio_route
+from switchboard.media_edge.audio_route import audio_route
 from switchboard.media_edge.call_setup import attach_request
-from switchboard.sim.stand_in_agent import StandInAgent, StandInOptions, speech
+from switchboard.sim.stand_in_agent import StandInAgent, StandInOptions
 
 from .conftest import RunningEdgeFactory, seed_call, wait_for
 from .test_session import Tap
@@ -42,27 +41,6 @@ def test_inline_routes_speak_the_agents_formats_and_need_no_transcoder(
         True,
     )
     assert by_service.inbound is None and by_service.outbound is None
-
-
-def _frame(generation: int, payload: bytes) -> AudioFrame:
-    return AudioFrame("c-1", 0, 0, 0, generation, payload)
-
-
-@pytest.mark.unit
-def test_agent_audio_starts_each_generation_with_a_fresh_filter_and_leaves_stragglers_alone() -> None:
-    first = speech(0.2, 24000).tobytes()
-    second = speech(0.3, 24000)[::-1].copy().tobytes()
-    audio = AgentAudio(conversion(AudioFormat.PCM24K, AudioFormat.PCMU8K))
-    assert audio.convert(_frame(1, first)).payload == conversion(
-        AudioFormat.PCM24K, AudioFormat.PCMU8K
-    ).process(first)
-    assert audio.convert(_frame(2, second)).payload == conversion(
-        AudioFormat.PCM24K, AudioFormat.PCMU8K
-    ).process(second), "the new answer did not start from a fresh filter"
-    straggler = _frame(1, first)
-    assert audio.convert(straggler).payload == first  # dropped by the downlink, never converted
-    with pytest.raises(ValueError, match="even number of bytes"):
-        audio.convert(_frame(2, b"\x00\x01\x02"))
 
 
 @pytest.mark.timeout(60)

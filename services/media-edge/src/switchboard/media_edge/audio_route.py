@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from switchboard.common.audio.conversion import Conversion, conversion
+from switchboard.common.audio.conversion import Conversion, PerGeneration, conversion
 from switchboard.common.bus.attach import AttachRequest
 from switchboard.common.bus.formats import AudioFormat
-from switchboard.common.bus.frames import AudioFrame
 
 #: The PCM formats the edge converts μ-law to and from itself.
 INLINE_FORMATS = frozenset({AudioFormat.PCM16K, AudioFormat.PCM24K})
@@ -28,7 +27,8 @@ class AudioRoute:
     out_format: AudioFormat
     transcoder: bool
     inbound: Conversion | None = None
-    outbound: Conversion | None = None
+    outbound: PerGeneration | None = None
+    """The agent's audio to μ-law, the filter started fresh for each answer."""
 
     def describe(self) -> str:
         """For the log: where the audio is converted."""
@@ -43,31 +43,10 @@ def audio_route(request: AttachRequest, *, inline: bool) -> AudioRoute:
     caller = request.caller_format
     if inline and caller is AudioFormat.PCMU8K and agent_in in INLINE_FORMATS and agent_out in INLINE_FORMATS:
         return AudioRoute(
-            agent_in, agent_out, False, conversion(caller, agent_in), conversion(agent_out, caller)
+            agent_in,
+            agent_out,
+            False,
+            conversion(caller, agent_in),
+            PerGeneration(conversion(agent_out, caller)),
         )
     return AudioRoute(caller, caller, transcoder=agent_in is not caller or agent_out is not caller)
-
-
-class AgentAudio:
-    """The agent's frames turned into μ-law, the filter started fresh for each new generation.
-
-    A frame of a generation older than the newest one seen is a straggler the downlink drops anyway: it is
-    returned unconverted, so it cannot disturb the filter of the answer being played.
-    """
-
-    __slots__ = ("_conversion", "_generation")
-
-    def __init__(self, outbound: Conversion) -> None:
-        self._conversion = outbound
-        self._generation = -1
-
-    def convert(self, frame: AudioFrame) -> AudioFrame:
-        """`frame` with its payload in μ-law; raises ValueError for a payload that is not PCM16."""
-        generation = frame.generation
-        if generation < self._generation:
-            return frame
-        if generation > self._generation:
-            self._generation = generation
-            self._conversion.reset()
-        frame.payload = self._conversion.process(frame.payload)
-        return frame

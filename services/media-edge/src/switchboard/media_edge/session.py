@@ -17,6 +17,7 @@ from typing import Any
 from nats.aio.subscription import Subscription
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from switchboard.common.audio.conversion import PerGeneration
 from switchboard.common.bus.formats import Direction
 from switchboard.common.bus.frames import AudioFrame
 from switchboard.common.bus.messages import (
@@ -32,7 +33,7 @@ from switchboard.common.bus.messages import (
 )
 from switchboard.common.errors import AttachError
 from switchboard.common.runtime.logs import EveryNth, bind_call
-from switchboard.media_edge.audio_route import AgentAudio, audio_route
+from switchboard.media_edge.audio_route import audio_route
 from switchboard.media_edge.call_setup import (
     Refusal,
     StreamIds,
@@ -85,7 +86,7 @@ class MediaSession:
         self._started = False
         self._uplink: Uplink  # set by `_begin`, before anything reads it
         self._downlink: Downlink | None = None
-        self._agent_audio: AgentAudio | None = None
+        self._agent_audio: PerGeneration | None = None
         self._bad_agent_audio_log = EveryNth(100)
         self._outbox: EventOutbox | None = None
         self._subscriptions: list[Subscription] = []
@@ -213,8 +214,7 @@ class MediaSession:
             self._log.warning("media_started could not be stored; the call goes on")
         request = attach_request(call_id, profile, self._settings.instance_id)
         route = audio_route(request, inline=self._settings.transcode == "inline")
-        if route.outbound is not None:
-            self._agent_audio = AgentAudio(route.outbound)
+        self._agent_audio = route.outbound
         self._log.info("audio %s", route.describe())
         self._subscriptions.append(
             await bus.subscribe_frames(call_id, Direction.OUT, route.out_format, self._on_agent_frame)
@@ -335,9 +335,12 @@ class MediaSession:
     async def _on_agent_frame(self, frame: AudioFrame) -> None:
         self._hop.observe(max(0, time.time_ns() - frame.ingest_ns) / 1e9)
         assert self._downlink is not None
-        if self._agent_audio is not None:
+        agent_audio = self._agent_audio
+        if agent_audio is not None and agent_audio.admit(
+            frame.generation
+        ):  # a straggler: the downlink drops it
             try:
-                frame = self._agent_audio.convert(frame)
+                frame.payload = agent_audio.process(frame.payload)
             except ValueError as exc:
                 self._metrics.dropped.labels("bad_payload").inc()
                 if self._bad_agent_audio_log():

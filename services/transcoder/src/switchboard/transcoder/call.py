@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from switchboard.common.audio.conversion import Conversion, conversion
+from switchboard.common.audio.conversion import Conversion, PerGeneration, conversion
 from switchboard.common.bus import subjects
 from switchboard.common.bus.attach import AttachRequest
 from switchboard.common.bus.client import Bus
@@ -63,9 +63,12 @@ class CallTranscoder:
         self._conversions: dict[Direction, Conversion] = {
             r.direction: conversion(r.src, r.dst) for r in routes
         }
+        self._answers: PerGeneration | None = None
+        if Direction.OUT in self._conversions:
+            self._answers = PerGeneration(self._conversions[Direction.OUT])
+            self._conversions[Direction.OUT] = self._answers
         self._subscriptions: list[Subscription] = []
         self.cleared_generation = -1
-        self.out_generation = -1
         self.last_activity = time.monotonic()
         self.ended = False
         self._bad_payload_log = EveryNth(100)
@@ -121,7 +124,7 @@ class CallTranscoder:
             frames_in.inc()
             self.last_activity = time.monotonic()
             ingest_age.observe(max(0, time.time_ns() - frame.ingest_ns) / 1e9)
-            if direction is Direction.OUT and not self._admit_agent_frame(frame, convert):
+            if direction is Direction.OUT and not self._admit_agent_frame(frame):
                 return
             started = time.perf_counter_ns()
             try:
@@ -146,14 +149,12 @@ class CallTranscoder:
 
         return on_frame
 
-    def _admit_agent_frame(self, frame: AudioFrame, convert: Conversion) -> bool:
+    def _admit_agent_frame(self, frame: AudioFrame) -> bool:
         if frame.generation <= self.cleared_generation:
             self._metrics.dropped.labels("cleared").inc()
             return False
-        if frame.generation < self.out_generation:
+        assert self._answers is not None  # agent frames arrive only on the outbound route
+        if not self._answers.admit(frame.generation):
             self._metrics.dropped.labels("stale_generation").inc()
             return False
-        if frame.generation > self.out_generation:
-            self.out_generation = frame.generation
-            convert.reset()
         return True

@@ -53,3 +53,36 @@ def conversion(src: AudioFormat, dst: AudioFormat) -> Conversion:
     if AudioFormat.PCMU8K in (src, dst):
         raise ValueError(f"unsupported conversion {src} → {dst}")
     return _PcmResample(src, dst)
+
+
+class PerGeneration:
+    """Agent audio converted answer by answer: a newer generation starts the filter fresh.
+
+    Each answer's first sample has nothing to do with the last one of the answer before it. A frame of a
+    generation older than the newest one seen is a straggler: `admit` refuses it, so converting it cannot
+    disturb the filter of the answer being played.
+    """
+
+    __slots__ = ("_conversion", "generation")
+
+    def __init__(self, conversion: Conversion) -> None:
+        self._conversion = conversion
+        self.generation = -1
+
+    def admit(self, generation: int) -> bool:
+        """Whether a frame of `generation` may be converted (a newer one resets the filter)."""
+        if generation < self.generation:
+            return False
+        if generation > self.generation:
+            self.generation = generation
+            self._conversion.reset()
+        return True
+
+    def process(self, payload: bytes) -> bytes:
+        """Convert the next payload of the admitted generation."""
+        return self._conversion.process(payload)
+
+    def reset(self) -> None:
+        """Forget the filter state and the generations seen."""
+        self.generation = -1
+        self._conversion.reset()

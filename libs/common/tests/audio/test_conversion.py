@@ -1,0 +1,29 @@
+import numpy as np
+import pytest
+
+from switchboard.common.audio.conversion import PerGeneration, conversion
+from switchboard.common.bus.formats import AudioFormat
+
+pytestmark = pytest.mark.unit
+
+
+def _answer(seconds: float, seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    return np.clip(rng.normal(0, 6000, round(24000 * seconds)), -32768, 32767).astype("<i2").tobytes()
+
+
+def _fresh(payload: bytes) -> bytes:
+    return conversion(AudioFormat.PCM24K, AudioFormat.PCMU8K).process(payload)
+
+
+def test_each_generation_starts_with_a_fresh_filter_and_stragglers_are_refused() -> None:
+    first, second = _answer(0.2, 1), _answer(0.3, 2)
+    answers = PerGeneration(conversion(AudioFormat.PCM24K, AudioFormat.PCMU8K))
+    assert answers.admit(1)
+    assert answers.process(first) == _fresh(first)
+    assert answers.admit(2)
+    assert answers.process(second) == _fresh(second), "the new answer did not start from a fresh filter"
+    assert not answers.admit(1), "a straggler of an older answer would disturb the filter"
+    assert answers.admit(2)
+    with pytest.raises(ValueError, match="even number of bytes"):
+        answers.process(b"\x00\x01\x02")
