@@ -1,22 +1,16 @@
 import asyncio
 import os
-import socket
 import sys
 
 import httpx
 import pytest
 
+from switchboard.devkit.nats_server import free_port
 from switchboard.sim.twilio_rest import TwilioRestEmulator
 
 from .conftest import API_KEY, AUTH_TOKEN, FROM_NUMBER, PUBLIC_STREAM_URL, REPO, STREAM_SECRET
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def environment(twilio: TwilioRestEmulator, nats_url: str, http_port: int, ops_port: int) -> dict[str, str]:

@@ -31,6 +31,8 @@ async def test_metrics_health_and_readiness() -> None:
         status, body = await _get(server.port, "/metrics")
         assert status == 200 and "switchboard_test_things_total 3.0" in body
         assert await _get(server.port, "/healthz") == (200, "ok\n")
+        assert await _get(server.port, "/readyz") == (503, "not ready: starting\n")
+        health.mark_started()
         assert (await _get(server.port, "/readyz"))[0] == 200
         connected = False
         assert await _get(server.port, "/readyz") == (503, "not ready: nats\n")

@@ -37,12 +37,13 @@ async def serve_http(
 ) -> None:
     """Serve `app` until `stop` is set (or uvicorn stops by itself), then finish the requests under way.
 
-    With `health`, readiness waits for the HTTP server to listen.
+    With `health`, the service counts as started from here, and readiness waits for the HTTP server to listen.
     """
     config = uvicorn.Config(app, host=host, port=port, lifespan="off", log_config=None, access_log=False)
     server = uvicorn.Server(config)
     if health is not None:
         health.add_check("http", lambda: server.started and not server.should_exit)
+        health.mark_started()
     serving = asyncio.create_task(server.serve(sockets=[sock] if sock is not None else None))
     stopping = asyncio.create_task(stop.wait())
     try:

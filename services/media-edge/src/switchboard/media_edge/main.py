@@ -43,6 +43,7 @@ async def serve(settings: MediaEdgeSettings, stop: asyncio.Event) -> None:
         gc.freeze()
         await server.start()
         ctx.health.add_check("http", lambda: server.running)
+        ctx.health.mark_started()
         stopped = asyncio.create_task(stop.wait())
         serving = asyncio.create_task(server.wait())
         await asyncio.wait({stopped, serving}, return_when=asyncio.FIRST_COMPLETED)

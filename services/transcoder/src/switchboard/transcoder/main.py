@@ -23,7 +23,7 @@ async def serve(settings: TranscoderSettings, stop: asyncio.Event) -> None:
     await asyncio.to_thread(warm_up)  # compile the kernels now, not on the first call's first frame
     async with service_context("transcoder", settings, registry) as ctx:
         service = TranscoderService(ctx.bus, settings, metrics)
-        await service.run(stop)
+        await service.run(stop, on_started=ctx.health.mark_started)
 
 
 def main() -> None:

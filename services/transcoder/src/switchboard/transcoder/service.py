@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from switchboard.common.bus import subjects
 from switchboard.common.bus.attach import AttachReply, AttachRequest, AttachServer
@@ -38,9 +39,13 @@ class TranscoderService:
             handler=self._on_attach,
         )
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Serve until `stop` is set; then take no new calls, let the current ones end (up to the drain timeout)."""
+    async def run(self, stop: asyncio.Event, on_started: Callable[[], None] = lambda: None) -> None:
+        """Serve until `stop` is set; then take no new calls, let the current ones end (up to the drain timeout).
+
+        `on_started` is called once calls can be offered here.
+        """
         await self.attach.start()
+        on_started()
         try:
             async with asyncio.TaskGroup() as tasks:
                 heartbeat = tasks.create_task(

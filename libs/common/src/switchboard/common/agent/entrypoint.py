@@ -31,7 +31,7 @@ async def serve_agent(
     metrics = AgentMetrics(registry, provider)
     async with service_context(component, settings, registry) as ctx:
         profiles = ProfileStore(await ctx.bus.js.key_value(subjects.PROFILES_BUCKET))
-        await build(ctx.bus, settings, profiles, metrics).run(stop)
+        await build(ctx.bus, settings, profiles, metrics).run(stop, on_started=ctx.health.mark_started)
 
 
 def run_agent(

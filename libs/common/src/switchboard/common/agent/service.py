@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from pydantic import Field
 
@@ -77,11 +78,15 @@ class AgentService:
         """``agent-openai`` or ``agent-gemini``."""
         return f"agent-{self._caps.provider}"
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Serve until `stop`; then take no new calls and give the current ones `drain_timeout_s` to end."""
+    async def run(self, stop: asyncio.Event, on_started: Callable[[], None] = lambda: None) -> None:
+        """Serve until `stop`; then take no new calls and give the current ones `drain_timeout_s` to end.
+
+        `on_started` is called once calls can be offered here.
+        """
         async with asyncio.TaskGroup() as tasks:
             self._tasks = tasks
             await self.attach.start()
+            on_started()
             heartbeat = tasks.create_task(
                 publish_heartbeats(
                     self._bus,

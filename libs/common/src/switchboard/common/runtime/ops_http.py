@@ -12,19 +12,30 @@ logger = logging.getLogger(__name__)
 
 
 class Health:
-    """Liveness is the process answering; readiness is every named check passing and no drain under way."""
+    """Liveness is the process answering; readiness is: started, every named check passing, no drain under way.
+
+    The ops port opens before the service has built what it serves, so readiness starts false ("starting") until
+    the service calls `mark_started()`.
+    """
 
     def __init__(self) -> None:
         self._checks: dict[str, Callable[[], bool]] = {}
+        self._started = False
         self.draining = False
+
+    def mark_started(self) -> None:
+        """The service serves now: readiness depends on the checks alone."""
+        self._started = True
 
     def add_check(self, name: str, check: Callable[[], bool]) -> None:
         """Readiness also requires `check()` to be true."""
         self._checks[name] = check
 
     def failing(self) -> list[str]:
-        """The names of the checks that fail now ("draining" included)."""
+        """The names of the checks that fail now ("starting" and "draining" included)."""
         failed = [name for name, check in self._checks.items() if not check()]
+        if not self._started:
+            failed.insert(0, "starting")
         return ["draining", *failed] if self.draining else failed
 
     def ready(self) -> bool:
