@@ -24,7 +24,6 @@ from pydantic_settings import BaseSettings
 
 from switchboard.agent_gemini.settings import AgentGeminiSettings
 from switchboard.agent_openai.settings import AgentOpenAISettings
-from switchboard.call_control import idempotency
 from switchboard.call_control.metrics import CallControlMetrics
 from switchboard.call_control.settings import CallControlSettings
 from switchboard.common.agent.metrics import AgentMetrics
@@ -346,7 +345,7 @@ def test_nats_conf_grants_only_subjects_and_buckets_of_the_bus_contract() -> Non
         assert name in controls or name == ">", f"ctl.{name} is not a control message"
     for name in re.findall(r"call\.\*\.evt\.([\w>*]+)", conf):
         assert name in events or name == ">", f"evt.{name} is not an event"
-    buckets = {subjects.CALLS_BUCKET, subjects.PROFILES_BUCKET, idempotency.BUCKET}
+    buckets = {subjects.CALLS_BUCKET, subjects.PROFILES_BUCKET, subjects.IDEMPOTENCY_BUCKET}
     granted = set(re.findall(r"\$KV\.(\w+)\.>", conf))
     assert granted == buckets
     assert subjects.transcoder_attach() in conf and subjects.agent_attach("*") in conf

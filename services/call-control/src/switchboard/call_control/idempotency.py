@@ -20,7 +20,6 @@ from nats.js.kv import KeyValue
 from switchboard.call_control.problems import ApiProblem
 from switchboard.common.errors import ErrorCategory
 
-BUCKET = "call_control_idempotency"
 MAX_KEY_LENGTH = 255
 
 
@@ -58,7 +57,7 @@ def fingerprint(payload: Any) -> str:
 
 
 class IdempotencyKeys:
-    """Claims, outcomes and replays of Idempotency-Keys in the KV bucket `BUCKET`."""
+    """Claims, outcomes and replays of Idempotency-Keys in the KV bucket `subjects.IDEMPOTENCY_BUCKET`."""
 
     def __init__(self, kv: KeyValue, *, pending_timeout_s: float = 60.0) -> None:
         self._kv = kv

@@ -13,7 +13,6 @@ from nats.js.kv import KeyValue
 from switchboard.call_control.access import ApiKeys, RateLimiter
 from switchboard.call_control.calls import CallService
 from switchboard.call_control.control import ControlListener
-from switchboard.call_control.idempotency import BUCKET as IDEMPOTENCY_BUCKET
 from switchboard.call_control.idempotency import IdempotencyKeys
 from switchboard.call_control.metrics import CallControlMetrics
 from switchboard.call_control.numbers import NumberPolicy
@@ -58,7 +57,9 @@ async def running(
     """Publish the profiles, open the Twilio client, listen to `ctl.hangup`/`ctl.transfer`; undo on exit."""
     calls_kv = await bus.js.key_value(subjects.CALLS_BUCKET)
     profile_store = ProfileStore(await bus.js.key_value(subjects.PROFILES_BUCKET))
-    idempotency_kv = await ensure_bucket(bus.js, IDEMPOTENCY_BUCKET, ttl_s=settings.idempotency_ttl_s)
+    idempotency_kv = await ensure_bucket(
+        bus.js, subjects.IDEMPOTENCY_BUCKET, ttl_s=settings.idempotency_ttl_s
+    )
     revisions = await publish_profiles(profile_store, profiles)
     store = CallStore(calls_kv, bus.js)
     async with aiohttp.ClientSession() as session:

@@ -19,6 +19,8 @@ ANY: Final = "*"
 CALL_EVENTS_STREAM: Final = "CALL_EVENTS"
 CALLS_BUCKET: Final = "calls"
 PROFILES_BUCKET: Final = "profiles"
+IDEMPOTENCY_BUCKET: Final = "call_control_idempotency"
+"""call-control's own: Idempotency-Keys of POST /v1/calls, shared by its replicas (named here for the NATS grants)."""
 
 _TOKEN = re.compile(r"[A-Za-z0-9_\-]{1,128}")
 
