@@ -103,7 +103,9 @@ class Caller:
         await self.bus.subscribe_control(self.call_id, on_control)
         await self.bus.subscribe_events(self.call_id, on_event)
 
-    async def attach(self, profile_name: str) -> AttachReply:
+    async def attach(
+        self, profile_name: str, *, resume: bool = False, first_generation: int = 1
+    ) -> AttachReply:
         await self.watch()
         return await request_attach(
             self.bus,
@@ -113,6 +115,8 @@ class Caller:
                 profile=profile_name,
                 agent_in_format=AudioFormat.PCM16K,
                 agent_out_format=AudioFormat.PCM24K,
+                resume=resume,
+                first_generation=first_generation,
             ),
         )
 

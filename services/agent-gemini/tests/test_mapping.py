@@ -21,6 +21,7 @@ from switchboard.agent_gemini.mapping import (
     Usage,
 )
 from switchboard.common.agent.model_session import HeardReport, ToolCall
+from switchboard.common.agent.prompts import opening_prompt
 from switchboard.common.agent.tools import tools_for
 from switchboard.common.errors import ErrorCategory
 from switchboard.common.profiles import TurnDetection
@@ -92,9 +93,11 @@ def test_the_heard_note_quotes_what_was_heard() -> None:
     assert "before hearing any" in text_of(mapping.heard_note(HeardReport("turn-2", 0, 2000, "", "x")))
 
 
-def test_the_greeting_turn_passes_the_profile_greeting() -> None:
-    turn = mapping.greeting_turn(profile(greeting="Saluda y ofrece ayuda."))
-    assert turn.role == "user" and "Saluda y ofrece ayuda." in text_of(turn)
+def test_the_opening_turn_passes_the_prompt_as_a_bracketed_note() -> None:
+    prompt = opening_prompt(profile(greeting="Saluda y ofrece ayuda."))
+    turn = mapping.opening_turn(prompt)
+    assert turn.role == "user" and text_of(turn) == f"[{prompt}]"
+    assert "Saluda y ofrece ayuda." in text_of(turn)
 
 
 def test_a_tool_result_answers_the_call_by_id() -> None:

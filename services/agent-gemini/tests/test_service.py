@@ -4,17 +4,19 @@ from collections.abc import Callable
 
 import pytest
 
+from switchboard.common.agent.prompts import opening_prompt
 from switchboard.common.bus.messages import (
     BargeIn,
     Clear,
     ComponentAttached,
     Hangup,
     ToolCalled,
+    TranscriptTurn,
 )
 from switchboard.devkit.eventually import eventually
 from switchboard.sim.gemini_live import GeminiLiveEmulator, GeminiScript, ScriptedToolCall
 
-from .conftest import Caller, RunningAgentFactory, caller_speech
+from .conftest import Caller, RunningAgentFactory, caller_speech, profile
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -56,8 +58,43 @@ async def test_the_greeting_reaches_the_caller_first_as_generation_1(
         handshake = {name.lower(): value for name, value in gemini.connection_log[0].headers.items()}
         assert handshake["x-goog-api-key"] == "test-gemini-key"
         assert "sec-websocket-extensions" not in handshake, "no permessage-deflate on audio"
+        assert session.client_texts[0] == f"[{opening_prompt(profile())}]"
         assert "Greet the caller and offer help." in session.client_texts[0]
+        assert "handed over" not in session.system_instruction
         assert agent.metric("switchboard_agent_time_to_first_audio_seconds_count") == 1
+        await call.hang_up()
+        await eventually(lambda: not agent.service.agents, what="the agent let the call go")
+
+
+async def test_a_resumed_call_carries_on_from_the_transcript_instead_of_greeting(
+    gemini: GeminiLiveEmulator, agent_gemini: RunningAgentFactory, caller: Callable[[str], Caller]
+) -> None:
+    async with agent_gemini() as agent:
+        call = caller("gm-resume")
+        for turn in (
+            TranscriptTurn(role="agent", text="Northwind Dental, this is Ava.", generation=1),
+            TranscriptTurn(role="caller", text="I need to move my appointment."),
+            TranscriptTurn(role="agent", text="Of course, which", generation=2, interrupted=True),
+        ):
+            await call.bus.publish_event("gm-resume", turn)
+        reply = await call.attach("gemini-receptionist", resume=True, first_generation=3)
+        assert reply.accepted
+        await call.wait_generation_done(3)
+        assert {frame.generation for _, frame in call.frames} == {3}  # above what the edge saw before
+        assert agent.metric("switchboard_agent_calls_resumed_total") == 1
+        assert agent.metric("switchboard_agent_time_to_first_audio_seconds_count") == 0  # no greeting
+        attached = next(e for e in call.events if isinstance(e, ComponentAttached))
+        assert attached.detail["resumed"] is True
+
+        session = gemini.latest_session
+        assert session.system_instruction.startswith(profile().instructions)
+        assert "handed over to you after a technical problem" in session.system_instruction
+        assert "Caller: I need to move my appointment." in session.system_instruction
+        assert "Agent (cut off by the caller; this is all they heard): Of course, which" in (
+            session.system_instruction
+        )
+        assert session.client_texts[0] == f"[{opening_prompt(profile(), resumed=True)}]"
+        assert "Greet the caller" not in session.client_texts[0]
         await call.hang_up()
         await eventually(lambda: not agent.service.agents, what="the agent let the call go")
 

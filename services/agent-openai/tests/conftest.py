@@ -171,11 +171,20 @@ class Line:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
 
-    async def attach(self, profile: str = PROFILE.name) -> None:
+    async def attach(
+        self, profile: str = PROFILE.name, *, resume: bool = False, first_generation: int = 1
+    ) -> None:
         await request_attach(
             self.bus,
             subjects.agent_attach("openai"),
-            AttachRequest(call_id=self.call_id, profile=profile, agent_in_format=FMT, agent_out_format=FMT),
+            AttachRequest(
+                call_id=self.call_id,
+                profile=profile,
+                agent_in_format=FMT,
+                agent_out_format=FMT,
+                resume=resume,
+                first_generation=first_generation,
+            ),
         )
 
     async def hang_up(self) -> None:

@@ -64,12 +64,6 @@ def test_a_profile_becomes_the_model_options() -> None:
     assert "base_url" not in mapping.model_kwargs(PROFILE, settings())
 
 
-def test_the_greeting_is_asked_for_as_the_first_words_of_the_call() -> None:
-    assert mapping.greeting_instructions(PROFILE) == (
-        "The phone call has just been connected and the caller is listening. Speak first: Greet."
-    )
-
-
 def test_semantic_vad_keeps_its_eagerness() -> None:
     detection = mapping.turn_detection(TurnDetection(type="semantic_vad", eagerness="high"))
     assert detection == SemanticVad(

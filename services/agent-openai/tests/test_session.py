@@ -3,6 +3,7 @@ import time
 
 import pytest
 
+from switchboard.common.agent.prompts import opening_prompt
 from switchboard.common.bus.messages import (
     BargeIn,
     Clear,
@@ -42,8 +43,39 @@ async def test_the_greeting_reaches_the_caller_first(
     assert session.config["instructions"].startswith("You are Ava")
     greet = next(e for e in session.client_events if e.type == "response.create")
     assert greet.payload["response"]["instructions"].endswith("Speak first: " + PROFILE.greeting)
+    assert "handed over" not in session.config["instructions"]
     assert [tool["name"] for tool in session.config["tools"]] == ["end_call"]
     assert call.of(ComponentAttached)[0].component == "agent-openai"
+
+
+async def test_a_resumed_call_carries_on_from_the_transcript_instead_of_greeting(
+    agent: RunningAgent, line: OpenLine, emulator: OpenAIRealtimeEmulator
+) -> None:
+    async with agent() as running, line("oa-resume") as call:
+        for turn in (
+            TranscriptTurn(role="agent", text="Bright Smile Dental, how can I help?", generation=1),
+            TranscriptTurn(role="caller", text="I would like to book a cleaning."),
+            TranscriptTurn(role="agent", text="Which day works", generation=2, interrupted=True),
+        ):
+            await call.bus.publish_event("oa-resume", turn)
+        await call.attach(resume=True, first_generation=5)
+        await eventually(lambda: call.finished(5), 10, what="the first resumed response played out")
+        session = await emulator.wait_for_session(0)
+        assert running.metric("switchboard_agent_calls_resumed_total") == 1
+        assert running.metric("switchboard_agent_time_to_first_audio_seconds_count") == 0  # no greeting
+
+    assert {f.generation for _, f in call.frames} == {5}  # above what the edge saw of the old replica
+    instructions = session.config["instructions"]
+    assert instructions.startswith(PROFILE.instructions)
+    assert "handed over to you after a technical problem" in instructions
+    assert "Caller: I would like to book a cleaning." in instructions
+    assert "Agent (cut off by the caller; this is all they heard): Which day works" in instructions
+    first = next(e for e in session.client_events if e.type == "response.create")
+    asked = first.payload["response"]["instructions"]
+    assert asked.endswith(opening_prompt(PROFILE, resumed=True))
+    assert PROFILE.greeting not in asked
+    attached = call.of(ComponentAttached)[0]
+    assert attached.component == "agent-openai" and attached.detail["resumed"] is True
 
 
 @pytest.mark.parametrize("input_batching", [True, False], ids=["plugin-100ms-appends", "20ms-appends"])

@@ -6,10 +6,11 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
-from switchboard.common.agent.call_agent import CallAgent, CallAgentOptions
+from switchboard.common.agent.call_agent import CallAgent, CallAgentOptions, CallStart
 from switchboard.common.agent.capabilities import AgentCapabilities
 from switchboard.common.agent.metrics import AgentMetrics
 from switchboard.common.agent.model_session import HeardReport, SessionEvents, ToolCall
+from switchboard.common.agent.prompts import opening_prompt
 from switchboard.common.bus import subjects
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.formats import AudioFormat, Direction
@@ -46,10 +47,12 @@ PROFILE = Profile(
 class ScriptedSession:
     """A model session whose events the test drives; it records what the agent asked of it."""
 
-    def __init__(self, events: SessionEvents) -> None:
+    def __init__(self, events: SessionEvents, profile: Profile = PROFILE) -> None:
         self.events = events
+        self.profile = profile
         self.audio_in = bytearray()
-        self.greeted = asyncio.Event()
+        self.spoke_first = asyncio.Event()
+        self.first_prompts: list[str] = []
         self.heard: list[HeardReport] = []
         self.tool_results: list[tuple[ToolCall, dict[str, Any], bool]] = []
         self.interrupted = 0
@@ -60,8 +63,9 @@ class ScriptedSession:
         if self.fail_start:
             raise self.fail_start
 
-    async def greet(self) -> None:
-        self.greeted.set()
+    async def speak_first(self, prompt: str) -> None:
+        self.first_prompts.append(prompt)
+        self.spoke_first.set()
 
     async def push_audio(self, pcm: bytes) -> None:
         self.audio_in += pcm
@@ -86,7 +90,15 @@ class ScriptedSession:
 
 
 class Harness:
-    def __init__(self, bus: NatsClient, call_id: str) -> None:
+    def __init__(
+        self,
+        bus: NatsClient,
+        call_id: str,
+        call_start: CallStart | None = None,
+        *,
+        agent_bus: Bus | None = None,
+        history_timeout_s: float = 3.0,
+    ) -> None:
         self.nc = bus
         self.bus = Bus(bus, BusMetrics(new_registry()))
         self.call_id = call_id
@@ -95,17 +107,18 @@ class Harness:
         self.events: list[Event] = []
         self.sessions: list[ScriptedSession] = []
         self.agent = CallAgent(
-            self.bus,
+            agent_bus or self.bus,
             call_id,
             PROFILE,
             CAPS,
             self._factory,
             AgentMetrics(new_registry(), "openai"),
-            CallAgentOptions(heard_report_wait_s=1.0, hangup_wait_s=5.0),
+            CallAgentOptions(heard_report_wait_s=1.0, hangup_wait_s=5.0, history_timeout_s=history_timeout_s),
+            call_start,
         )
 
     def _factory(self, profile: Profile, events: SessionEvents, call_id: str) -> ScriptedSession:
-        session = ScriptedSession(events)
+        session = ScriptedSession(events, profile)
         self.sessions.append(session)
         return session
 
@@ -129,10 +142,13 @@ class Harness:
 
 
 async def start(bus: NatsClient, call_id: str) -> tuple[Harness, asyncio.Task[str]]:
-    harness = Harness(bus, call_id)
+    return await run(Harness(bus, call_id))
+
+
+async def run(harness: Harness) -> tuple[Harness, asyncio.Task[str]]:
     await harness.watch()
     task = asyncio.create_task(harness.agent.run())
-    await eventually(lambda: harness.sessions and harness.session.greeted.is_set())
+    await eventually(lambda: harness.sessions and harness.session.spoke_first.is_set())
     return harness, task
 
 
@@ -140,6 +156,9 @@ async def test_the_agent_greets_and_model_audio_goes_out_in_whole_20ms_steps_of_
     bus: NatsClient,
 ) -> None:
     h, task = await start(bus, "ag-greet")
+    assert h.session.first_prompts == [opening_prompt(PROFILE)]
+    assert h.session.first_prompts[0].endswith("Speak first: Say hello.")
+    assert h.session.profile == PROFILE  # a new call: the profile's own instructions
     await h.session.speak("resp-1", 105, "Hello there")  # one model delta: one frame, the 5 ms kept back
     await h.session.events.response_audio("resp-1", bytes(CAPS.output_format.bytes_for_ms(450)))
     await h.session.events.response_done("resp-1", interrupted=False)  # the rest goes out as it is
@@ -276,3 +295,80 @@ async def test_a_fatal_model_error_ends_the_call_with_a_reason(bus: NatsClient) 
     await eventually(lambda: any(isinstance(c, Hangup) for _, c in h.controls))
     await eventually(lambda: any(isinstance(e, ErrorOccurred) for e in h.events))
     assert h.session.closed
+
+
+async def earlier_turns(bus: Bus, call_id: str) -> None:
+    """What the replica that died had published of the call."""
+    for turn in (
+        TranscriptTurn(role="agent", text="Hello, Bright Smile Dental.", generation=1),
+        TranscriptTurn(role="caller", text="I would like\na cleaning."),
+        TranscriptTurn(role="agent", text="Which day", generation=2, interrupted=True),
+        TranscriptTurn(role="caller", text="Tuesday morning, please."),
+    ):
+        await bus.publish_event(call_id, turn)
+
+
+async def test_a_resumed_call_carries_on_from_the_transcript_without_greeting(bus: NatsClient) -> None:
+    h = Harness(bus, "ag-resume", CallStart(resume=True, first_generation=7))
+    await earlier_turns(h.bus, "ag-resume")
+    await h.bus.publish_event("ag-resume-other", TranscriptTurn(role="caller", text="Another call's words."))
+    h, task = await run(h)
+
+    assert h.session.first_prompts == [opening_prompt(PROFILE, resumed=True)]
+    assert "Say hello." not in h.session.first_prompts[0]  # no greeting again
+    assert "apologise" in h.session.first_prompts[0]
+    instructions = h.session.profile.instructions
+    assert instructions.startswith(PROFILE.instructions)
+    assert "handed over to you after a technical problem" in instructions
+    assert instructions.endswith(
+        "Agent: Hello, Bright Smile Dental.\n"
+        "Caller: I would like a cleaning.\n"
+        "Agent (cut off by the caller; this is all they heard): Which day\n"
+        "Caller: Tuesday morning, please."
+    )
+    assert "Another call's words." not in instructions
+    assert h.session.profile.model_copy(update={"instructions": PROFILE.instructions}) == PROFILE
+    # the first response is numbered above everything the edge saw of the old replica, and so is the next
+    await h.session.speak("resp-1", 40, "Sorry about that. Tuesday morning, then.")
+    await h.session.events.response_done("resp-1", interrupted=False)
+    await h.bus.publish_control("ag-resume", Playout(generation=7, played_ms=40, final=True))
+    await h.session.speak("resp-2", 40, "Nine thirty?")
+    await eventually(lambda: len(h.out) == 2)
+    assert [f.generation for f in h.out] == [7, 8]
+    await h.session.events.caller_speech_started()  # barge-in clears the resumed numbering, not generation 1
+    await eventually(lambda: any(isinstance(c, Clear) for _, c in h.controls))
+    assert next(c for _, c in h.controls if isinstance(c, Clear)).generation == 8
+    await eventually(lambda: any(isinstance(e, TranscriptTurn) and e.generation == 7 for e in h.events))
+    h.agent.end("test")
+    await task
+
+
+@pytest.mark.parametrize("failure", ["jetstream-unavailable", "too-slow"])
+async def test_a_resume_whose_history_cannot_be_read_still_starts_without_a_greeting(
+    bus: NatsClient, failure: str
+) -> None:
+    call_id = f"ag-resume-blind-{failure}"
+    agent_bus = Bus(bus, BusMetrics(new_registry()))
+    if failure == "jetstream-unavailable":
+        agent_bus.js = bus.jetstream(prefix="$JS.UNAVAILABLE.API")  # nobody answers its API requests
+    h = Harness(
+        bus,
+        call_id,
+        CallStart(resume=True, first_generation=4),
+        agent_bus=agent_bus,
+        history_timeout_s=0.0 if failure == "too-slow" else 3.0,
+    )
+    await earlier_turns(h.bus, call_id)
+    h, task = await run(h)
+
+    assert h.session.first_prompts == [opening_prompt(PROFILE, resumed=True)]
+    instructions = h.session.profile.instructions
+    assert instructions.startswith(PROFILE.instructions)
+    assert "The conversation so far is not available" in instructions
+    assert "Tuesday morning" not in instructions
+    await h.session.speak("resp-1", 40, "Sorry about that.")
+    await eventually(lambda: len(h.out) == 1)
+    assert h.out[0].generation == 4
+    assert not task.done() and not any(isinstance(c, Hangup) for _, c in h.controls)  # the caller stays
+    h.agent.end("test")
+    assert await task == "test"

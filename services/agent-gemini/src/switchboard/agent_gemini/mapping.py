@@ -96,10 +96,9 @@ def end_sensitivity(eagerness: str) -> types.EndSensitivity | None:
 # --- what the agent says to the model ---------------------------------------------------------------------
 
 
-def greeting_turn(profile: Profile) -> types.Content:
-    """The user turn that makes the model speak first (it never does on its own)."""
-    text = f"[The phone call has just been connected and the caller is listening. Speak first: {profile.greeting}]"
-    return types.Content(role="user", parts=[types.Part(text=text)])
+def opening_turn(prompt: str) -> types.Content:
+    """The user turn that makes the model speak first (it never does on its own), bracketed as a system note."""
+    return types.Content(role="user", parts=[types.Part(text=f"[{prompt}]")])
 
 
 def heard_note(report: HeardReport) -> types.Content:

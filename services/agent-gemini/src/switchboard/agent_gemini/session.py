@@ -139,10 +139,10 @@ class GeminiSession:
         self._runner = asyncio.create_task(self._run(), name=f"gemini-session-{self._call_id}")
         await self._ready
 
-    async def greet(self) -> None:
-        """Ask the model to speak first, following the profile's greeting."""
+    async def speak_first(self, prompt: str) -> None:
+        """Ask the model to speak first, as `prompt` asks."""
         self._busy = True
-        await self._send(ClientMessage(content=mapping.greeting_turn(self._profile), turn_complete=True))
+        await self._send(ClientMessage(content=mapping.opening_turn(prompt), turn_complete=True))
 
     async def push_audio(self, pcm: bytes) -> None:
         """Send caller audio (PCM16 16 kHz); kept for the next connection while there is none."""

@@ -60,13 +60,6 @@ def model_kwargs(profile: Profile, settings: AgentOpenAISettings) -> dict[str, A
     return kwargs
 
 
-def greeting_instructions(profile: Profile) -> str:
-    """What the model is told for its first response (the plugin puts the session's instructions before it)."""
-    return (
-        f"The phone call has just been connected and the caller is listening. Speak first: {profile.greeting}"
-    )
-
-
 def turn_detection(detection: TurnDetection) -> ServerVad | SemanticVad:
     """The profile's turn detection; the server answers each turn and cancels its answer when the caller speaks.
 

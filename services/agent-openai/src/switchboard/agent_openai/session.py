@@ -115,19 +115,22 @@ class OpenAISession:
         await session.update_instructions(self._profile.instructions)
         await session.update_tools(mapping.tools(self._profile))
 
-    async def greet(self) -> None:
-        """Ask for the greeting; returns once the model has created the response."""
+    async def speak_first(self, prompt: str) -> None:
+        """Ask for the first response with `prompt` as its instructions (the plugin puts the session's before it).
+
+        Returns once the model has created the response.
+        """
         session = self._require()
         try:
-            await session.generate_reply(instructions=mapping.greeting_instructions(self._profile))
+            await session.generate_reply(instructions=prompt)
         except llm.RealtimeError as exc:
             if (
                 self._failed is None
             ):  # else the fatal error that ended the session is reported, with its reason
                 raise SwitchboardError(
-                    f"OpenAI Realtime did not start the greeting: {exc}",
+                    f"OpenAI Realtime did not start the first response: {exc}",
                     category=ErrorCategory.PROVIDER,
-                    code=exc.code or "greeting_failed",
+                    code=exc.code or "first_response_failed",
                     retryable=True,
                 ) from exc
 

@@ -11,11 +11,18 @@ from dataclasses import dataclass
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.errors import Error as NatsError
 
 from switchboard.common.agent.capabilities import AgentCapabilities
 from switchboard.common.agent.generations import Generation, Generations
 from switchboard.common.agent.metrics import AgentMetrics
 from switchboard.common.agent.model_session import HeardReport, ModelSession, SessionEvents, ToolCall
+from switchboard.common.agent.prompts import (
+    TRANSCRIPT_MAX_CHARS,
+    conversation_so_far,
+    handover_profile,
+    opening_prompt,
+)
 from switchboard.common.agent.tools import ToolOutcome, run_tool
 from switchboard.common.bus import subjects
 from switchboard.common.bus.client import Bus
@@ -53,6 +60,19 @@ class CallAgentOptions:
     out_frame_max_ms: int = 200
     heard_report_wait_s: float = 2.0
     hangup_wait_s: float = 20.0
+    history_timeout_s: float = 3.0
+    """How long a resumed call waits for its history before going on without it."""
+    transcript_max_chars: int = TRANSCRIPT_MAX_CHARS
+
+
+@dataclass(frozen=True, slots=True)
+class CallStart:
+    """How the agent's part in a call begins: a new call, or one taken over from a replica that died."""
+
+    resume: bool = False
+    """Carry on the conversation from the stored transcript; no greeting."""
+    first_generation: int = 1
+    """The number of the agent's first response (after a resume: above every generation the edge has seen)."""
 
 
 class CallAgent(SessionEvents):
@@ -63,6 +83,9 @@ class CallAgent(SessionEvents):
     five), each response its own generation. When the caller
     speaks over a generation, `ctl.clear` goes out before anything else, the rest of that generation is dropped,
     and once the edge reports how much of it was played the model is told (truncated, or told in text).
+
+    A call taken over from a replica that died (`CallStart.resume`) starts its model session with the
+    conversation so far in the instructions, and opens with an apology instead of the greeting.
     """
 
     def __init__(
@@ -74,15 +97,17 @@ class CallAgent(SessionEvents):
         session_factory: SessionFactory,
         metrics: AgentMetrics,
         options: CallAgentOptions | None = None,
+        call_start: CallStart | None = None,
     ) -> None:
         self.call_id = call_id
         self.profile = profile
+        self.call_start = call_start or CallStart()
         self._bus = bus
         self._caps = capabilities
         self._factory = session_factory
         self._metrics = metrics
         self._options = options or CallAgentOptions()
-        self.generations = Generations(capabilities.output_format)
+        self.generations = Generations(capabilities.output_format, self.call_start.first_generation)
         self._frame_bytes = capabilities.output_format.bytes_for_ms(self._options.out_frame_ms)
         steps = max(1, self._options.out_frame_max_ms // self._options.out_frame_ms)
         self._max_frame_bytes = self._frame_bytes * steps
@@ -107,10 +132,12 @@ class CallAgent(SessionEvents):
             async with asyncio.TaskGroup() as tasks:
                 self._tasks = tasks
                 await self._subscribe()
-                self._session = self._factory(self.profile, self, self.call_id)
+                resumed = self.call_start.resume
+                profile = await self._handover_profile() if resumed else self.profile
+                self._session = self._factory(profile, self, self.call_id)
                 try:
                     await self._session.start()
-                    await self._session.greet()
+                    await self._session.speak_first(opening_prompt(self.profile, resumed=resumed))
                 except SwitchboardError as exc:
                     await self.session_error(exc)
                 if not self._ended.is_set():
@@ -153,6 +180,27 @@ class CallAgent(SessionEvents):
         )
         for name in (MediaStopped.type_name(), CallEnded.type_name()):
             self._subscriptions.append(await bus.subscribe_events(call_id, self._on_call_over, name))
+
+    async def _handover_profile(self) -> Profile:
+        """The profile with the conversation so far in its instructions (told it is missing if unreadable).
+
+        The caller is on the line waiting: a history that cannot be read in `history_timeout_s` is given up on.
+        """
+        timeout_s = self._options.history_timeout_s
+        conversation: str | None = None
+        try:
+            async with asyncio.timeout(timeout_s):
+                history = await self._bus.call_history(self.call_id, timeout_s=timeout_s)
+        except TimeoutError:
+            logger.warning(
+                "resuming without the conversation so far: its history took over %.1f s", timeout_s
+            )
+        except NatsError as exc:
+            logger.warning("resuming without the conversation so far: its history could not be read: %r", exc)
+        else:
+            conversation = conversation_so_far(history, max_chars=self._options.transcript_max_chars)
+            logger.info("resuming with %d characters of the conversation so far", len(conversation))
+        return handover_profile(self.profile, conversation)
 
     async def _close(self) -> None:
         for sub in self._subscriptions:
@@ -213,8 +261,9 @@ class CallAgent(SessionEvents):
         await self._bus.nc.publish(self._out_subject, self._bus.frames.encode(frame))
 
     def _observe_first_audio(self, generation: Generation) -> None:
-        if generation.number == 1:
-            self._metrics.first_audio((generation.first_audio_ns - self._attached_ns) / 1e9)
+        if generation.number == self.generations.first:
+            if not self.call_start.resume:  # the greeting's
+                self._metrics.first_audio((generation.first_audio_ns - self._attached_ns) / 1e9)
         elif self._caller_stopped_ns:
             self._metrics.turn_latency((generation.first_audio_ns - self._caller_stopped_ns) / 1e9)
             self._caller_stopped_ns = 0

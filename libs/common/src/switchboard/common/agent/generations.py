@@ -54,10 +54,17 @@ class Generation:
 
 
 class Generations:
-    """The responses of one call, numbered from 1; number 0 is the caller's audio."""
+    """The responses of one call, numbered from `first` on; number 0 is the caller's audio.
 
-    def __init__(self, output: AudioFormat) -> None:
+    `first` is 1 for a new call. A call taken over from a replica that died starts above every generation the
+    edge has seen, so the edge does not drop the new responses' audio as stale.
+    """
+
+    def __init__(self, output: AudioFormat, first: int = 1) -> None:
+        if first < 1:
+            raise ValueError(f"generations are numbered from 1 or above, not {first}")
         self._output = output
+        self.first = first
         self._by_response: dict[str, Generation] = {}
         self._by_number: dict[int, Generation] = {}
         self.latest: Generation | None = None
@@ -67,7 +74,7 @@ class Generations:
         existing = self._by_response.get(response_id)
         if existing is not None:
             return existing
-        number = (self.latest.number if self.latest else 0) + 1
+        number = self.latest.number + 1 if self.latest else self.first
         generation = Generation(number=number, response_id=response_id, started_ns=now_ns)
         self._by_response[response_id] = generation
         self._by_number[number] = generation

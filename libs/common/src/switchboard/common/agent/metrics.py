@@ -17,6 +17,12 @@ class AgentMetrics:
         self._calls = Counter(
             "switchboard_agent_calls_total", "Calls handled, by end reason", [*p, "reason"], registry=registry
         )
+        self._resumed = Counter(
+            "switchboard_agent_calls_resumed_total",
+            "Calls taken over mid-way from a replica that died",
+            p,
+            registry=registry,
+        )
         self._first_audio = Histogram(
             "switchboard_agent_time_to_first_audio_seconds",
             "Attach to the first audio of the greeting",
@@ -65,6 +71,10 @@ class AgentMetrics:
     def call_ended(self, reason: str) -> None:
         """Count a call by how it ended (reason families, not free text)."""
         self._calls.labels(self.provider, reason.split(":", 1)[0][:40]).inc()
+
+    def call_resumed(self) -> None:
+        """Count a call taken over mid-way (a resumed attach)."""
+        self._resumed.labels(self.provider).inc()
 
     def first_audio(self, seconds: float) -> None:
         """Observe attach → first greeting audio."""

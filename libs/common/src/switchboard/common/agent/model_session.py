@@ -70,8 +70,8 @@ class ModelSession(Protocol):
     async def start(self) -> None:
         """Connect and configure (instructions, voice, tools, turn detection); return when audio can flow."""
 
-    async def greet(self) -> None:
-        """Make the model speak first, following the profile's greeting."""
+    async def speak_first(self, prompt: str) -> None:
+        """Make the model speak first, as `prompt` asks (`opening_prompt`: the greeting, or a resumed call's)."""
 
     async def push_audio(self, pcm: bytes) -> None:
         """Caller audio, PCM16 at the provider's input rate."""

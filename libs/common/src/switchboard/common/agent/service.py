@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from pydantic import Field
 
-from switchboard.common.agent.call_agent import CallAgent, CallAgentOptions, SessionFactory
+from switchboard.common.agent.call_agent import CallAgent, CallAgentOptions, CallStart, SessionFactory
 from switchboard.common.agent.capabilities import AgentCapabilities
 from switchboard.common.agent.metrics import AgentMetrics
 from switchboard.common.bus import subjects
@@ -28,7 +28,7 @@ class AgentSettings(ServiceSettings):
     """What both agent services take; each subclasses it with its env prefix and provider settings."""
 
     capacity: int = Field(default=100, ge=1)
-    heartbeat_interval_s: float = Field(default=2.0, gt=0)
+    heartbeat_interval_s: float = Field(default=1.0, gt=0)
     out_frame_ms: int = Field(
         default=20, ge=10, le=200, description="Agent audio goes out in whole steps of this"
     )
@@ -115,8 +115,19 @@ class AgentService:
             return AttachReply(accepted=False, reason=exc.message, retryable=exc.retryable)
         if profile.provider != self._caps.provider:
             return AttachReply(accepted=False, reason=f"profile {profile.name} is for {profile.provider}")
+        if request.first_generation < 1:
+            return AttachReply(
+                accepted=False, reason=f"first_generation {request.first_generation} is below 1"
+            )
         agent = CallAgent(
-            self._bus, request.call_id, profile, self._caps, self._factory, self._metrics, self._options
+            self._bus,
+            request.call_id,
+            profile,
+            self._caps,
+            self._factory,
+            self._metrics,
+            self._options,
+            CallStart(resume=request.resume, first_generation=request.first_generation),
         )
         self.agents[request.call_id] = agent
         self._no_calls.clear()
@@ -130,16 +141,23 @@ class AgentService:
     async def _run_call(self, agent: CallAgent, profile: Profile, revision: int) -> None:
         call_id = agent.call_id
         reason = "error"
+        detail: dict[str, object] = {"profile": profile.name, "revision": revision, "model": profile.model}
+        if agent.call_start.resume:
+            detail["resumed"] = True
+            self._metrics.call_resumed()
         try:
             await self._bus.publish_event(
                 call_id,
                 ComponentAttached(
-                    component=self.component,
-                    instance=self._settings.instance_id,
-                    detail={"profile": profile.name, "revision": revision, "model": profile.model},
+                    component=self.component, instance=self._settings.instance_id, detail=detail
                 ),
             )
-            logger.info("attached with profile %s", profile.name, extra={"call_id": call_id})
+            logger.info(
+                "attached with profile %s%s",
+                profile.name,
+                " (resumed)" if agent.call_start.resume else "",
+                extra={"call_id": call_id},
+            )
             reason = await agent.run()
         except Exception:
             logger.exception("the call agent failed", extra={"call_id": call_id})

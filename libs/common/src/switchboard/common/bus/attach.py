@@ -36,6 +36,10 @@ class AttachRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
     agent_in_format: AudioFormat = AudioFormat.PCM24K
     agent_out_format: AudioFormat = AudioFormat.PCM24K
     requester: str = ""
+    resume: bool = False
+    """The call is under way and its previous replica is gone: carry on from the stored transcript, no greeting."""
+    first_generation: int = 1
+    """Number agent responses from here (after a resume: above every generation the edge has seen)."""
     v: int = ATTACH_SCHEMA_VERSION
 
 
