@@ -12,7 +12,14 @@ from switchboard.common.bus.attach import AttachRequest, request_attach
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.formats import AudioFormat, Direction
 from switchboard.common.bus.frames import AudioFrame, FrameCodec
-from switchboard.common.bus.messages import Clear, ComponentAttached, Control, MediaStopped, Playout
+from switchboard.common.bus.messages import (
+    Clear,
+    ComponentAttached,
+    Control,
+    Heartbeat,
+    MediaStopped,
+    Playout,
+)
 from switchboard.common.runtime.metrics import BusMetrics, new_registry
 from switchboard.sim.stand_in_agent import StandInAgent, StandInOptions, speech
 
@@ -157,5 +164,38 @@ async def test_it_can_greet_every_call(client: Bus) -> None:
         out = await collect(client, subjects.audio("greet-1", Direction.OUT, AudioFormat.PCM24K))
         await attach(client, "greet-1")
         await settle(lambda: len(out) == 10)
+    finally:
+        await agent.stop()
+
+
+async def test_it_heartbeats_its_calls_and_resumes_one_without_greeting_from_the_generation_asked(
+    client: Bus,
+) -> None:
+    agent = StandInAgent(
+        client,
+        StandInOptions(provider="openai", instance="resumer", greeting_s=0.2, heartbeat_interval_s=0.05),
+    )
+    heartbeats: list[Control] = []
+
+    async def on_heartbeat(message: Control) -> None:
+        heartbeats.append(message)
+
+    await client.subscribe_control("resume-1", on_heartbeat, Heartbeat.type_name())
+    await agent.start()
+    try:
+        out = await collect(client, subjects.audio("resume-1", Direction.OUT, AudioFormat.PCM24K))
+        await request_attach(
+            client,
+            subjects.agent_attach("openai"),
+            AttachRequest(call_id="resume-1", resume=True, first_generation=7),
+        )
+        call = await agent.wait_for_call("resume-1")
+        await settle(lambda: len(heartbeats) >= 2)
+        assert {(h.component, h.instance) for h in heartbeats if isinstance(h, Heartbeat)} == {
+            ("agent-openai", "resumer")
+        }
+        assert await call.speak(0.1) == 7
+        await settle(lambda: len(out) == 5)
+        assert {frame.generation for frame in out} == {7}, "a resumed call is not greeted"
     finally:
         await agent.stop()

@@ -1,10 +1,11 @@
-"""Fixtures: the real edge on a free port (uvicorn in-process), the real transcoder, the stand-in agent."""
+"""Fixtures: the real edge on a free port (uvicorn in-process), real transcoders, stand-in agents."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ from switchboard.transcoder.settings import TranscoderSettings
 PUBLIC_URL = "wss://edge.switchboard.test/twilio/stream"
 AUTH_TOKEN = "twilio-auth-token-for-tests"
 STREAM_SECRET = "stream-secret-for-tests"
+HEARTBEAT_S = 0.2  # the transcoders' and agents' heartbeats, well inside the short timeouts some tests set
 
 
 @dataclass
@@ -143,35 +145,84 @@ def _compiled_kernels() -> None:
     warm_up()
 
 
-@pytest.fixture
-async def transcoder(nats_url: str, _compiled_kernels: None) -> AsyncIterator[TranscoderService]:
-    """The real transcoder service, in-process on its own NATS connection."""
-    registry = new_registry()
-    bus_metrics = BusMetrics(registry)
-    nc = await connect(BusOptions(url=nats_url, name="transcoder-for-edge-tests"), bus_metrics)
-    settings = TranscoderSettings(instance_id="transcoder-for-edge-tests")
-    service = TranscoderService(Bus(nc, bus_metrics), settings, TranscoderMetrics(registry))
-    stop = asyncio.Event()
-    task = asyncio.create_task(service.run(stop))
-    await wait_for(lambda: service.attach.in_queue_group, what="the transcoder to join its queue group")
-    yield service
-    stop.set()
-    await task
-    await nc.drain()
+@dataclass
+class RunningTranscoder:
+    """A transcoder replica in-process, on its own NATS connection."""
+
+    service: TranscoderService
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+    nc: NatsClient
+
+    async def kill(self) -> None:
+        """Stop at once, as a killed pod does: no drain, no more heartbeats."""
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+TranscoderFactory = Callable[[str], Awaitable[RunningTranscoder]]
 
 
 @pytest.fixture
-async def agent(nats_url: str) -> AsyncIterator[StandInAgent]:
-    """A stand-in OpenAI agent, on its own NATS connection."""
-    bus_metrics = BusMetrics(new_registry())
-    nc = await connect(BusOptions(url=nats_url, name="stand-in-agent"), bus_metrics)
-    stand_in = StandInAgent(
-        Bus(nc, bus_metrics), StandInOptions(provider="openai", instance="stand-in-for-edge-tests")
-    )
-    await stand_in.start()
-    yield stand_in
-    await stand_in.stop()
-    await nc.drain()
+async def transcoders(nats_url: str, _compiled_kernels: None) -> AsyncIterator[TranscoderFactory]:
+    """Starts real transcoder replicas by instance id; stops them (draining their calls) at the end."""
+    started: list[RunningTranscoder] = []
+
+    async def start(instance: str) -> RunningTranscoder:
+        bus_metrics = BusMetrics(new_registry())
+        nc = await connect(BusOptions(url=nats_url, name=instance), bus_metrics)
+        settings = TranscoderSettings(instance_id=instance, heartbeat_interval_s=HEARTBEAT_S)
+        service = TranscoderService(Bus(nc, bus_metrics), settings, TranscoderMetrics(new_registry()))
+        stop = asyncio.Event()
+        task = asyncio.create_task(service.run(stop), name=f"transcoder-{instance}")
+        await wait_for(lambda: service.attach.in_queue_group, what=f"{instance} to join its queue group")
+        started.append(replica := RunningTranscoder(service, stop, task, nc))
+        return replica
+
+    yield start
+    for replica in started:
+        replica.stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await replica.task
+        await replica.nc.drain()
+
+
+@pytest.fixture
+async def transcoder(transcoders: TranscoderFactory) -> TranscoderService:
+    """The real transcoder service."""
+    return (await transcoders("transcoder-for-edge-tests")).service
+
+
+AgentFactory = Callable[..., Awaitable[StandInAgent]]
+
+
+@pytest.fixture
+async def agents(nats_url: str) -> AsyncIterator[AgentFactory]:
+    """Starts stand-in OpenAI agent replicas by instance id (options as keywords); stops them at the end."""
+    started: list[tuple[StandInAgent, NatsClient]] = []
+
+    async def start(instance: str, **options: Any) -> StandInAgent:
+        bus_metrics = BusMetrics(new_registry())
+        nc = await connect(BusOptions(url=nats_url, name=instance), bus_metrics)
+        values: dict[str, Any] = {"heartbeat_interval_s": HEARTBEAT_S, **options}
+        stand_in = StandInAgent(
+            Bus(nc, bus_metrics), StandInOptions(provider="openai", instance=instance, **values)
+        )
+        await stand_in.start()
+        started.append((stand_in, nc))
+        return stand_in
+
+    yield start
+    for stand_in, nc in started:
+        await stand_in.stop()
+        await nc.drain()
+
+
+@pytest.fixture
+async def agent(agents: AgentFactory) -> StandInAgent:
+    """A stand-in OpenAI agent."""
+    return await agents("stand-in-for-edge-tests")
 
 
 @pytest.fixture

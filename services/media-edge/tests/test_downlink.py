@@ -148,3 +148,15 @@ async def test_clearing_an_older_generation_sends_the_newer_one_again() -> None:
     assert audio[-2:] == [bytes([0x22]) * 160] * 2 or audio[-1] == bytes([0x22]) * 320
     assert twilio.events().count("clear") == 1
     await downlink.close()
+
+
+async def test_the_highest_generation_counts_audio_seen_and_generations_cleared() -> None:
+    twilio = FakeTwilio()
+    downlink = make(twilio)
+    assert downlink.highest_generation == -1
+    await downlink.on_frame(frame(2, 0))
+    await downlink.on_frame(frame(1, 0))  # a straggler changes nothing
+    assert downlink.highest_generation == 2
+    await downlink.clear(5, time.perf_counter())  # cleared before any of it arrived
+    assert downlink.highest_generation == 5
+    await downlink.close()

@@ -25,3 +25,18 @@ def test_the_public_url_is_what_twilio_accepts(monkeypatch: pytest.MonkeyPatch) 
     for url in ("ws://edge.example.com/twilio/stream", "wss://edge.example.com/twilio/stream?call=1"):
         with pytest.raises(ValidationError):
             MediaEdgeSettings(public_stream_url=url)
+
+
+def test_components_are_lost_only_after_more_than_a_heartbeat_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = MediaEdgeSettings()
+    assert (settings.component_timeout_s, settings.max_reattaches) == (4.0, 3)
+    monkeypatch.setenv("MEDIA_EDGE_COMPONENT_TIMEOUT_S", "1.5")
+    monkeypatch.setenv("MEDIA_EDGE_MAX_REATTACHES", "0")
+    settings = MediaEdgeSettings(heartbeat_interval_s=1.0)
+    assert (settings.component_timeout_s, settings.max_reattaches) == (1.5, 0)
+    with pytest.raises(ValidationError, match="component_timeout_s"):
+        MediaEdgeSettings(heartbeat_interval_s=2.0)
+    with pytest.raises(ValidationError):
+        MediaEdgeSettings(max_reattaches=-1)

@@ -2,7 +2,9 @@
 
 For tests, benchmarks and load generation. Per call it can play scripted audio as a new generation (published
 in 20 ms frames as fast as a model-backed agent would, that is faster than real time), echo the caller's audio
-back, publish `ctl.clear` on command, and it records every `ctl.playout` the edge reports.
+back, publish `ctl.clear` on command, and it records every `ctl.playout` the edge reports. Like an agent, it
+publishes `ctl.heartbeat` for its calls (so a stopped stand-in is a lost replica to whoever watches), numbers
+its answers from the attach request's `first_generation`, and does not greet a call it resumes.
 
 ```python
 agent = StandInAgent(bus, StandInOptions(provider="openai"))
@@ -34,6 +36,7 @@ from switchboard.common.bus.attach import AttachReply, AttachRequest, AttachServ
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.formats import AudioFormat, Direction
 from switchboard.common.bus.frames import AudioFrame
+from switchboard.common.bus.heartbeat import publish_heartbeats
 from switchboard.common.bus.messages import (
     CallEnded,
     Clear,
@@ -69,6 +72,8 @@ class StandInOptions:
     greeting_s: float = 0.0
     echo: bool = False
     keep_ended: int = 1000
+    heartbeat_interval_s: float | None = 1.0
+    """`ctl.heartbeat` for every call, as agents publish it; None for a replica that hangs without a sound."""
 
 
 class AgentCall:
@@ -76,10 +81,11 @@ class AgentCall:
 
     def __init__(self, bus: Bus, request: AttachRequest, *, echo: bool = False) -> None:
         self.call_id = request.call_id
+        self.request = request
         self.in_format = request.agent_in_format
         self.out_format = request.agent_out_format
         self.echo = echo
-        self.generation = 0
+        self.generation = request.first_generation - 1  # answers are numbered from `first_generation`
         self.cleared = 0
         self.playouts: list[Playout] = []
         self.caller_frames = 0
@@ -210,6 +216,7 @@ class StandInAgent:
         self._bus = bus
         self._end_subscriptions: dict[str, list[Subscription]] = {}
         self._arrived = asyncio.Event()
+        self._heartbeats: asyncio.Task[None] | None = None
         self.attach = AttachServer(
             bus,
             subjects.agent_attach(self.options.provider),
@@ -219,12 +226,29 @@ class StandInAgent:
         )
 
     async def start(self) -> None:
-        """Join the provider's attach queue group."""
+        """Join the provider's attach queue group and publish the heartbeats of the calls attached here."""
         await self.attach.start()
+        interval = self.options.heartbeat_interval_s
+        if interval is not None:
+            self._heartbeats = asyncio.get_running_loop().create_task(
+                publish_heartbeats(
+                    self._bus,
+                    f"agent-{self.options.provider}",
+                    self.options.instance,
+                    lambda: self.calls.keys(),
+                    interval,
+                ),
+                name=f"heartbeats-{self.options.instance}",
+            )
 
     async def stop(self) -> None:
-        """Leave the queue group and let every call go."""
+        """Leave the queue group and let every call go (to whoever watches, the replica is gone)."""
         await self.attach.stop()
+        if self._heartbeats is not None:
+            self._heartbeats.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeats
+            self._heartbeats = None
         for call_id in list(self.calls):
             await self._end(call_id)
 
@@ -249,7 +273,7 @@ class StandInAgent:
             for name in (MediaStopped.type_name(), CallEnded.type_name())
         ]
         self._arrived.set()
-        if self.options.greeting_s > 0:
+        if self.options.greeting_s > 0 and not request.resume:
             call.speak_later(self.options.greeting_s)
         await self._bus.publish_event(
             call.call_id,

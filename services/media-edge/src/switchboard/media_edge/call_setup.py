@@ -6,9 +6,10 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from switchboard.common.bus import subjects
-from switchboard.common.bus.attach import AttachReply, AttachRequest, request_attach
+from switchboard.common.bus.attach import AttachRequest, request_attach
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.formats import AudioFormat
 from switchboard.common.calls.record import CallRecord
@@ -107,6 +108,51 @@ def attach_request(call_id: str, profile: Profile, requester: str) -> AttachRequ
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Component:
+    """A kind of replica the edge attaches to a call."""
+
+    kind: Literal["transcoder", "agent"]
+    """The `component` label of the edge's attach metrics."""
+    name: str
+    """As the replicas name themselves in heartbeats and events: ``transcoder``, ``agent-openai``."""
+    subject: str
+    """Its attach queue group."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """The replica serving a call as one component."""
+
+    component: Component
+    instance: str
+
+
+def components_for(provider: str, *, transcoder: bool) -> list[Component]:
+    """What a call of `provider` needs, in attach order: a transcoder (when one must convert), then an agent."""
+    agent = Component("agent", f"agent-{provider}", subjects.agent_attach(provider))
+    if not transcoder:
+        return [agent]
+    return [Component("transcoder", "transcoder", subjects.transcoder_attach()), agent]
+
+
+async def attach(
+    bus: Bus,
+    component: Component,
+    request: AttachRequest,
+    metrics: EdgeMetrics,
+    *,
+    timeout_s: float,
+    attempts: int,
+) -> Attachment:
+    """Attach a replica of `component` to the call; raises `AttachError`."""
+    started = time.perf_counter()
+    reply = await request_attach(bus, component.subject, request, timeout_s=timeout_s, attempts=attempts)
+    metrics.attach_seconds.labels(component.kind).observe(time.perf_counter() - started)
+    logger.info("%s attached: %s", component.name, reply.instance or "?")
+    return Attachment(component, reply.instance)
+
+
 async def attach_components(
     bus: Bus,
     request: AttachRequest,
@@ -116,16 +162,9 @@ async def attach_components(
     transcoder: bool,
     timeout_s: float,
     attempts: int,
-) -> list[AttachReply]:
+) -> list[Attachment]:
     """Attach a transcoder (when one must convert), then an agent of `provider`; raises `AttachError`."""
-    targets = [("agent", subjects.agent_attach(provider))]
-    if transcoder:
-        targets.insert(0, ("transcoder", subjects.transcoder_attach()))
-    replies = []
-    for component, subject in targets:
-        started = time.perf_counter()
-        reply = await request_attach(bus, subject, request, timeout_s=timeout_s, attempts=attempts)
-        metrics.attach_seconds.labels(component).observe(time.perf_counter() - started)
-        logger.info("%s attached: %s", component, reply.instance or "?")
-        replies.append(reply)
-    return replies
+    return [
+        await attach(bus, component, request, metrics, timeout_s=timeout_s, attempts=attempts)
+        for component in components_for(provider, transcoder=transcoder)
+    ]

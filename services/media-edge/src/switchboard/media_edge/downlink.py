@@ -101,6 +101,11 @@ class Downlink:
         self._first_sent = False
         self._kick = asyncio.Event()
 
+    @property
+    def highest_generation(self) -> int:
+        """The newest generation of agent audio seen or cleared on this stream (-1 before any)."""
+        return max(self._current, self._cleared)
+
     # --- from the bus -----------------------------------------------------------------------------
 
     async def on_frame(self, frame: AudioFrame) -> None:

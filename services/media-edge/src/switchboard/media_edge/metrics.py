@@ -14,7 +14,7 @@ LEAD_BUCKETS = (0.0, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3, 0.
 
 
 class EdgeMetrics:
-    """Streams, frames both ways, pacing, barge-in reaction, refusals and bad input."""
+    """Streams, frames both ways, pacing, barge-in reaction, refusals, bad input, attaching and lost components."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.active_streams = Gauge(
@@ -115,6 +115,18 @@ class EdgeMetrics:
             "Time to attach a component to a call, by component",
             ["component"],
             buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.components_lost = Counter(
+            "switchboard_edge_components_lost_total",
+            "Transcoders and agents that stopped heartbeating for a call mid-call, by component",
+            ["component"],
+            registry=registry,
+        )
+        self.reattaches = Counter(
+            "switchboard_edge_reattaches_total",
+            "Calls attached again after a component was lost, by component and outcome (attached, failed, limit)",
+            ["component", "outcome"],
             registry=registry,
         )
         # Children bound once: `labels()` costs more than the increment on the per-message paths.

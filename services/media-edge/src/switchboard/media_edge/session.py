@@ -26,6 +26,7 @@ from switchboard.common.bus.messages import (
     DtmfReceived,
     ErrorOccurred,
     Hangup,
+    Heartbeat,
     MediaStarted,
     MediaStopped,
     Playout,
@@ -59,6 +60,7 @@ from switchboard.media_edge.twilio import (
     Stop,
 )
 from switchboard.media_edge.uplink import Uplink
+from switchboard.media_edge.watchdog import ComponentWatchdog
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +188,7 @@ class MediaSession:
         return True
 
     async def _setup(self, start: StartBody) -> None:
-        """Claim the call's record, announce the stream, wire the bus, then attach a transcoder and an agent."""
+        """Claim the call's record, announce the stream, wire the bus, attach the components and watch them."""
         edge, bus, call_id = self._edge, self._bus, self.call_id
         assert self._downlink is not None and self._outbox is not None
         try:
@@ -216,6 +218,18 @@ class MediaSession:
         route = audio_route(request, inline=self._settings.transcode == "inline")
         self._agent_audio = route.outbound
         self._log.info("audio %s", route.describe())
+        downlink = self._downlink
+        watchdog = ComponentWatchdog(
+            bus=bus,
+            request=request,
+            metrics=self._metrics,
+            settings=self._settings,
+            highest_generation=lambda: downlink.highest_generation,
+            report=self._outbox.post,
+            give_up=self._attach_failed,
+            active=lambda: not (self._closing or self._hangup_requested),
+            log=self._log,
+        )
         self._subscriptions.append(
             await bus.subscribe_frames(call_id, Direction.OUT, route.out_format, self._on_agent_frame)
         )
@@ -223,12 +237,13 @@ class MediaSession:
             (Clear.type_name(), self._on_clear),
             (Hangup.type_name(), self._on_hangup),
             (SendDtmf.type_name(), self._on_send_dtmf),
+            (Heartbeat.type_name(), watchdog.on_heartbeat),
         ):
             self._subscriptions.append(await bus.subscribe_control(call_id, handler, name))
         await bus.nc.flush()
-        self._tasks.append(asyncio.create_task(self._downlink.run(), name=f"downlink-{call_id}"))
+        self._tasks.append(asyncio.create_task(downlink.run(), name=f"downlink-{call_id}"))
         try:
-            await attach_components(
+            attachments = await attach_components(
                 bus,
                 request,
                 profile.provider,
@@ -238,15 +253,20 @@ class MediaSession:
                 attempts=self._settings.attach_attempts,
             )
         except AttachError as exc:
-            self._log.error("could not attach the call: %s", exc.message)
-            self._outbox.post(
-                ErrorOccurred(
-                    component=COMPONENT, code=exc.code, message=exc.message, retryable=exc.retryable
-                )
-            )
-            await self.close(CLOSE_ERROR, "attach_failed")
+            await self._attach_failed(exc)
             return
+        watchdog.watch(attachments)
+        self._tasks.append(asyncio.create_task(watchdog.run(), name=f"watchdog-{call_id}"))
         await self._uplink.go_live(route)
+
+    async def _attach_failed(self, exc: AttachError) -> None:
+        """No replica took the call (at the start, or after one was lost): report it and end the stream."""
+        self._log.error("could not attach the call: %s", exc.message)
+        assert self._outbox is not None
+        self._outbox.post(
+            ErrorOccurred(component=COMPONENT, code=exc.code, message=exc.message, retryable=exc.retryable)
+        )
+        await self.close(CLOSE_ERROR, "attach_failed")
 
     async def _teardown(self) -> None:
         """Unsubscribe, report what played, store `media_stopped`, close the socket: nothing stays behind."""

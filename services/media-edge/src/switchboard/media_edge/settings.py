@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from switchboard.common.runtime.settings import ServiceSettings, require_secret
@@ -51,7 +51,18 @@ class MediaEdgeSettings(ServiceSettings):
     drain_from_loopback_only: bool = True
     bus_backlog_limit_bytes: int = Field(default=1 << 20, ge=65536)
     event_publish_timeout_s: float = Field(default=5.0, gt=0.0)
-    heartbeat_interval_s: float = Field(default=2.0, gt=0.0)
+    heartbeat_interval_s: float = Field(
+        default=1.0,
+        gt=0.0,
+        description="ctl.heartbeat period (the platform's: transcoders and agents use the same)",
+    )
+    component_timeout_s: float = Field(
+        default=4.0,
+        description="A transcoder or agent silent (no ctl.heartbeat) this long is lost: the call is attached again",
+    )
+    max_reattaches: int = Field(
+        default=3, ge=0, description="Re-attaches per call; a component lost once more ends the stream"
+    )
     ws_ping_interval_s: float | None = 20.0
     ws_implementation: Literal["websockets-sansio", "websockets"] = "websockets-sansio"
 
@@ -63,6 +74,15 @@ class MediaEdgeSettings(ServiceSettings):
                 "the public stream URL is a wss:// URL without a query string, as Twilio requires"
             )
         return value
+
+    @model_validator(mode="after")
+    def _timeout_above_the_heartbeat_interval(self) -> MediaEdgeSettings:
+        if self.component_timeout_s <= self.heartbeat_interval_s:
+            raise ValueError(
+                f"component_timeout_s ({self.component_timeout_s}) must be above heartbeat_interval_s "
+                f"({self.heartbeat_interval_s}), or every component would be taken for lost"
+            )
+        return self
 
     def auth_token(self) -> str:
         """The Twilio auth token; fails naming the variable when it is missing or a placeholder."""
