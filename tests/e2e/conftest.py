@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
@@ -13,9 +14,10 @@ import pytest_asyncio
 
 from switchboard.devkit.dev_config import DEV_NUMBER, EDGE_PUBLIC_URL, DevPlatform, Ports, Secrets
 from switchboard.devkit.nats_server import EmbeddedNats, free_port
-from switchboard.devkit.platform import ProcessGroup
+from switchboard.devkit.platform import ProcessGroup, ProcessSpec
 from switchboard.sim.gemini_live import GeminiLiveConfig, GeminiLiveEmulator, GeminiScript, ScriptedToolCall
 from switchboard.sim.openai_realtime import Behaviour, FunctionCallSpec, OpenAIRealtimeEmulator, Script, Turn
+from switchboard.sim.phone import MediaStreamCall
 from switchboard.sim.twilio_rest.behaviour import Callee
 from switchboard.sim.twilio_rest.server import TwilioRestEmulator
 
@@ -25,6 +27,8 @@ LONG_ANSWER = (
     "the afternoon, and on Friday at four. Which one would suit you best?"
 )
 GOODBYE = "Thank you for calling, have a wonderful day. Goodbye!"
+OPENAI_REPLICAS = ("agent-openai-a", "agent-openai-b")
+"""agent-openai runs two replicas (by these instance ids), so a test can kill the one serving a call."""
 
 
 def openai_script() -> Script:
@@ -65,6 +69,8 @@ class Platform:
     openai: OpenAIRealtimeEmulator
     gemini: GeminiLiveEmulator
     http: aiohttp.ClientSession
+    openai_agents: dict[str, asyncio.subprocess.Process]
+    """The agent-openai replicas by instance id."""
 
     @property
     def auth(self) -> dict[str, str]:
@@ -91,6 +97,18 @@ class Platform:
                 if record["status"] in statuses:
                     return record
                 await asyncio.sleep(0.2)
+
+    async def phone(self, call_id: str) -> MediaStreamCall:
+        """The simulated phone that took `call_id`, once its media stream is up."""
+        async with asyncio.timeout(20):
+            call = await self.twilio.wait_for_call(
+                lambda c: any(s.parameters.get("call_id") == call_id for s in c.log.streams)
+            )
+            return await call.wait_for_phone()
+
+    def kill_agent(self, instance: str) -> None:
+        """SIGKILL an agent-openai replica: the pod dies, nothing drains."""
+        self.openai_agents.pop(instance).send_signal(signal.SIGKILL)
 
     async def calls_count(self) -> int:
         async with self.http.get(f"{self.api}/v1/calls?limit=100", headers=self.auth) as response:
@@ -136,22 +154,37 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pl
                 ports = replace(ports, twilio_emulator=int(twilio.base_url.rsplit(":", 1)[1]))
                 dev = DevPlatform(nats.url, state, ports=ports, keys=keys, extra_env={"LOG_LEVEL": "INFO"})
                 group = ProcessGroup(colour=False)
+                openai_agents: dict[str, asyncio.subprocess.Process] = {}
+                ops = [ports.transcoder_ops, ports.edge_ops, ports.agent_gemini_ops, ports.call_control_ops]
                 for spec in dev.services():
-                    await group.start(spec)
+                    if spec.name != "agent-openai":
+                        await group.start(spec)
+                        continue
+                    for instance in OPENAI_REPLICAS:
+                        ops.append(free_port())
+                        replica = ProcessSpec(
+                            instance,
+                            spec.argv,
+                            {
+                                **spec.env,
+                                "AGENT_OPENAI_INSTANCE_ID": instance,
+                                "AGENT_OPENAI_OPS_PORT": str(ops[-1]),
+                            },
+                        )
+                        openai_agents[instance] = await group.start(replica)
                 async with aiohttp.ClientSession() as http:
-                    ops = [
-                        ports.transcoder_ops,
-                        ports.edge_ops,
-                        ports.agent_openai_ops,
-                        ports.agent_gemini_ops,
-                    ]
-                    ops.append(ports.call_control_ops)
                     async with asyncio.timeout(120):
                         for port in ops:
                             while not await _ready(http, port):
                                 assert not group.exited.is_set(), "a service exited during start-up"
                                 await asyncio.sleep(0.2)
                     yield Platform(
-                        f"http://127.0.0.1:{ports.call_control}", keys, twilio, openai, gemini, http
+                        f"http://127.0.0.1:{ports.call_control}",
+                        keys,
+                        twilio,
+                        openai,
+                        gemini,
+                        http,
+                        openai_agents,
                     )
                 await group.stop()

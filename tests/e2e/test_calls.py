@@ -14,14 +14,6 @@ from .conftest import CALLEE, Platform
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(180)]
 
 
-async def _phone_of(platform: Platform, call_id: str) -> MediaStreamCall:
-    async with asyncio.timeout(20):
-        call = await platform.twilio.wait_for_call(
-            lambda c: any(s.parameters.get("call_id") == call_id for s in c.log.streams)
-        )
-        return await call.wait_for_phone()
-
-
 async def _converse(phone: MediaStreamCall) -> None:
     """Greeting, a turn, a barge-in over the long answer, then the goodbye turn that ends the call."""
     async with asyncio.timeout(15):
@@ -68,7 +60,7 @@ async def test_an_outbound_call_greets_answers_stops_on_barge_in_and_ends_throug
     platform: Platform, profile: str
 ) -> None:
     call_id = await platform.place_call(profile)
-    phone = await _phone_of(platform, call_id)
+    phone = await platform.phone(call_id)
     await _converse(phone)
 
     report = phone.report()
