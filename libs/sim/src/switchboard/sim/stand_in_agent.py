@@ -45,6 +45,7 @@ from switchboard.common.bus.messages import (
     Event,
     MediaStopped,
     Playout,
+    agent_component,
 )
 from switchboard.sim.speech import synthetic_voice
 
@@ -233,7 +234,7 @@ class StandInAgent:
             self._heartbeats = asyncio.get_running_loop().create_task(
                 publish_heartbeats(
                     self._bus,
-                    f"agent-{self.options.provider}",
+                    agent_component(self.options.provider),
                     self.options.instance,
                     lambda: self.calls.keys(),
                     interval,
@@ -278,7 +279,7 @@ class StandInAgent:
         await self._bus.publish_event(
             call.call_id,
             ComponentAttached(
-                component=f"agent-{self.options.provider}",
+                component=agent_component(self.options.provider),
                 instance=self.options.instance,
                 detail={"stand_in": True},
             ),

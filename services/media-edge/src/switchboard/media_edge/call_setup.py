@@ -12,6 +12,7 @@ from switchboard.common.bus import subjects
 from switchboard.common.bus.attach import AttachRequest, request_attach
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.formats import AudioFormat
+from switchboard.common.bus.messages import TRANSCODER_COMPONENT, agent_component
 from switchboard.common.calls.record import CallRecord
 from switchboard.common.calls.store import CallStore
 from switchboard.common.errors import SwitchboardError
@@ -130,10 +131,10 @@ class Attachment:
 
 def components_for(provider: str, *, transcoder: bool) -> list[Component]:
     """What a call of `provider` needs, in attach order: a transcoder (when one must convert), then an agent."""
-    agent = Component("agent", f"agent-{provider}", subjects.agent_attach(provider))
+    agent = Component("agent", agent_component(provider), subjects.agent_attach(provider))
     if not transcoder:
         return [agent]
-    return [Component("transcoder", "transcoder", subjects.transcoder_attach()), agent]
+    return [Component("transcoder", TRANSCODER_COMPONENT, subjects.transcoder_attach()), agent]
 
 
 async def attach(

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 import uvicorn
 
 from switchboard.common.bus.heartbeat import publish_heartbeats
+from switchboard.common.bus.messages import MEDIA_EDGE_COMPONENT
 from switchboard.media_edge.app import create_app
 from switchboard.media_edge.edge import DrainResult, MediaEdge
 
 logger = logging.getLogger(__name__)
 
-COMPONENT = "media-edge"
 
 GRACEFUL_SHUTDOWN_S = 10
 
@@ -76,7 +76,7 @@ class EdgeServer:
         self._heartbeats = asyncio.create_task(
             publish_heartbeats(
                 self.edge.bus,
-                COMPONENT,
+                MEDIA_EDGE_COMPONENT,
                 self.edge.settings.instance_id,
                 self.edge.call_ids,
                 self.edge.settings.heartbeat_interval_s,

@@ -21,6 +21,7 @@ from switchboard.common.audio.conversion import PerGeneration
 from switchboard.common.bus.formats import Direction
 from switchboard.common.bus.frames import AudioFrame
 from switchboard.common.bus.messages import (
+    MEDIA_EDGE_COMPONENT,
     Clear,
     Control,
     DtmfReceived,
@@ -64,7 +65,6 @@ from switchboard.media_edge.watchdog import ComponentWatchdog
 
 logger = logging.getLogger(__name__)
 
-COMPONENT = "media-edge"  # as components name themselves in events and heartbeats
 CLOSE_NORMAL = 1000
 CLOSE_POLICY = 1008
 CLOSE_ERROR = 1011
@@ -264,7 +264,9 @@ class MediaSession:
         self._log.error("could not attach the call: %s", exc.message)
         assert self._outbox is not None
         self._outbox.post(
-            ErrorOccurred(component=COMPONENT, code=exc.code, message=exc.message, retryable=exc.retryable)
+            ErrorOccurred(
+                component=MEDIA_EDGE_COMPONENT, code=exc.code, message=exc.message, retryable=exc.retryable
+            )
         )
         await self.close(CLOSE_ERROR, "attach_failed")
 

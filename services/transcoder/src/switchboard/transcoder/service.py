@@ -12,14 +12,12 @@ from switchboard.common.bus import subjects
 from switchboard.common.bus.attach import AttachReply, AttachRequest, AttachServer
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.heartbeat import publish_heartbeats
-from switchboard.common.bus.messages import ComponentAttached
+from switchboard.common.bus.messages import TRANSCODER_COMPONENT, ComponentAttached
 from switchboard.transcoder.call import CallTranscoder, routes_for
 from switchboard.transcoder.metrics import TranscoderMetrics
 from switchboard.transcoder.settings import TranscoderSettings
 
 logger = logging.getLogger(__name__)
-
-COMPONENT = "transcoder"
 
 
 class TranscoderService:
@@ -51,7 +49,7 @@ class TranscoderService:
                 heartbeat = tasks.create_task(
                     publish_heartbeats(
                         self._bus,
-                        COMPONENT,
+                        TRANSCODER_COMPONENT,
                         self._settings.instance_id,
                         lambda: self.calls.keys(),
                         self._settings.heartbeat_interval_s,
@@ -87,7 +85,9 @@ class TranscoderService:
         await self._bus.publish_event(
             request.call_id,
             ComponentAttached(
-                component=COMPONENT, instance=self._settings.instance_id, detail={"routes": described}
+                component=TRANSCODER_COMPONENT,
+                instance=self._settings.instance_id,
+                detail={"routes": described},
             ),
         )
         return AttachReply(accepted=True, detail={"routes": described})

@@ -42,6 +42,7 @@ from switchboard.common.bus.messages import (
     ToolCalled,
     TranscriptTurn,
     Transfer,
+    agent_component,
 )
 from switchboard.common.errors import SwitchboardError
 from switchboard.common.profiles import Profile
@@ -428,7 +429,7 @@ class CallAgent(SessionEvents):
         await self._bus.publish_event(
             self.call_id,
             ErrorOccurred(
-                component=f"agent-{self._caps.provider}",
+                component=agent_component(self._caps.provider),
                 code=error.code,
                 message=error.message[:500],
                 retryable=error.retryable,

@@ -16,7 +16,7 @@ from switchboard.common.bus import subjects
 from switchboard.common.bus.attach import AttachReply, AttachRequest, AttachServer
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.heartbeat import publish_heartbeats
-from switchboard.common.bus.messages import ComponentAttached
+from switchboard.common.bus.messages import ComponentAttached, agent_component
 from switchboard.common.errors import SwitchboardError
 from switchboard.common.profiles import Profile, ProfileStore
 from switchboard.common.runtime.settings import ServiceSettings
@@ -76,7 +76,7 @@ class AgentService:
     @property
     def component(self) -> str:
         """``agent-openai`` or ``agent-gemini``."""
-        return f"agent-{self._caps.provider}"
+        return agent_component(self._caps.provider)
 
     async def run(self, stop: asyncio.Event, on_started: Callable[[], None] = lambda: None) -> None:
         """Serve until `stop`; then take no new calls and give the current ones `drain_timeout_s` to end.

@@ -70,8 +70,21 @@ class SendDtmf(_Message, tag="send_dtmf"):
     digits: str
 
 
+MEDIA_EDGE_COMPONENT = "media-edge"
+TRANSCODER_COMPONENT = "transcoder"
+"""How the edge and the transcoder name themselves in heartbeats and events."""
+
+
+def agent_component(provider: str) -> str:
+    """How an agent of `provider` names itself in heartbeats and events: ``agent-openai``, ``agent-gemini``.
+
+    The edge matches heartbeats to the replicas it attached by these names.
+    """
+    return f"agent-{provider}"
+
+
 class Heartbeat(_Message, tag="heartbeat"):
-    """A component still serves the call."""
+    """A component still serves the call (`component` as named above)."""
 
     component: str
     instance: str
