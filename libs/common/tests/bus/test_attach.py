@@ -70,3 +70,24 @@ async def test_a_repeated_request_for_the_same_call_is_idempotent(bus: NatsClien
     await asyncio.sleep(0.05)
     assert server.in_queue_group
     await server.stop()
+
+
+async def test_a_request_numbering_generations_below_one_is_refused_without_reaching_the_handler(
+    bus: NatsClient,
+) -> None:
+    typed = Bus(bus, BusMetrics(new_registry()))
+    handled: list[AttachRequest] = []
+
+    async def accept(request: AttachRequest) -> AttachReply:
+        handled.append(request)
+        return AttachReply(accepted=True)
+
+    server = AttachServer(typed, SUBJECT + "4", instance="r", capacity=5, handler=accept)
+    await server.start()
+    with pytest.raises(AttachError) as caught:
+        await request_attach(
+            typed, SUBJECT + "4", AttachRequest(call_id="x", resume=True, first_generation=0)
+        )
+    assert not caught.value.retryable and "first_generation" in caught.value.message
+    assert handled == [] and not server.calls
+    await server.stop()

@@ -115,10 +115,6 @@ class AgentService:
             return AttachReply(accepted=False, reason=exc.message, retryable=exc.retryable)
         if profile.provider != self._caps.provider:
             return AttachReply(accepted=False, reason=f"profile {profile.name} is for {profile.provider}")
-        if request.first_generation < 1:
-            return AttachReply(
-                accepted=False, reason=f"first_generation {request.first_generation} is below 1"
-            )
         agent = CallAgent(
             self._bus,
             request.call_id,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from nats.aio.msg import Msg
@@ -38,7 +38,7 @@ class AttachRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
     requester: str = ""
     resume: bool = False
     """The call is under way and its previous replica is gone: carry on from the stored transcript, no greeting."""
-    first_generation: int = 1
+    first_generation: Annotated[int, msgspec.Meta(ge=1)] = 1
     """Number agent responses from here (after a resume: above every generation the edge has seen)."""
     v: int = ATTACH_SCHEMA_VERSION
 
