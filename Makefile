@@ -2,8 +2,12 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# uv from PyPI when it is not installed yet (`python3 -m uv` works wherever the wheel landed).
-UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+# uv from PyPI when it is not installed yet. The interpreter is pinned by its absolute path now, because inside
+# `uv run` a bare `python3` is the project's virtualenv, which has no uv.
+PYTHON := $(shell python3 -c 'import sys; print(sys.executable)')
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+# Only the interpreter on this machine: uv must never try to download one.
+export UV_PYTHON_DOWNLOADS := never
 SOURCES := $(wildcard libs/*/src services/*/src)
 BENCHES := $(wildcard libs/*/bench/bench_*.py services/*/bench/bench_*.py)
 
@@ -15,7 +19,7 @@ help:
 	@echo "make bench  print the performance figures"
 
 uv:
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
 
 sync: uv
 	@$(UV) sync --all-packages --locked --quiet
