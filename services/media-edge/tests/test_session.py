@@ -185,19 +185,18 @@ async def test_bad_input_is_counted_and_neither_ends_the_stream_nor_touches_othe
             await call.send_media_payload("/" * 1000)  # 750 bytes of audio: over the limit
             await call.send_raw(b"\x00\x01binary")
             await call.send_event("media", {"chunk": "1"})  # a media message without a payload
+            await call.send_raw('{"event":["media"]}')
+            await call.send_raw('{"event":{"media":1}}')
+            await call.send_raw('{"event":"media","media":' + "[" * 1000 + "]" * 1000 + "}")
 
             def malformed(reason: str) -> float:
                 return running.metric("switchboard_edge_malformed_messages_total", reason=reason)
 
             await wait_for(lambda: malformed("invalid_message") == 1, what="every bad message read")
-            for reason in (
-                "malformed_json",
-                "bad_base64",
-                "unknown_event",
-                "oversized_payload",
-                "binary_frame",
-            ):
+            await wait_for(lambda: malformed("too_deep") == 1, what="the deeply nested message read")
+            for reason in ("malformed_json", "bad_base64", "oversized_payload", "binary_frame"):
                 assert malformed(reason) == 1, reason
+            assert malformed("unknown_event") == 3
             frames_before = answer.caller_frames
             await wait_for(
                 lambda: answer.caller_frames > frames_before + 10, what="caller audio after bad input"

@@ -127,23 +127,27 @@ class InboundDecoder:
         self._generic = msgspec.json.Decoder()
 
     def decode(self, text: str | bytes) -> Inbound:
-        """The message in `text`."""
+        """The message in `text`; raises only `MalformedMessage`, whatever `text` holds."""
         try:
             return self._decoder.decode(text)
         except msgspec.DecodeError as exc:
             raise self._classify(text, exc) from exc
+        except RecursionError as exc:  # msgspec refuses JSON nested deeper than the interpreter's stack
+            raise MalformedMessage("too_deep", "nested too deep") from exc
 
     def _classify(self, text: str | bytes, exc: msgspec.DecodeError) -> MalformedMessage:
         try:
             data = self._generic.decode(text)
         except msgspec.DecodeError:
             return MalformedMessage("malformed_json", str(exc))
+        except RecursionError:
+            return MalformedMessage("too_deep", "nested too deep")
         if not isinstance(data, dict):
             return MalformedMessage("not_an_object", type(data).__name__)
         event = data.get("event")
-        if event not in KNOWN_EVENTS:
+        if not isinstance(event, str) or event not in KNOWN_EVENTS:
             return MalformedMessage("unknown_event", repr(event)[:64])
-        return MalformedMessage("invalid_message", str(exc))
+        return MalformedMessage("invalid_message", str(exc)[:200])
 
 
 def to_int(value: str | int) -> int:

@@ -18,9 +18,10 @@ from nats.aio.subscription import Subscription
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
+from switchboard.common.bus import subjects
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.formats import AudioFormat
-from switchboard.common.errors import AttachError, ErrorCategory
+from switchboard.common.errors import AttachError, DecodeError, ErrorCategory
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,34 @@ AttachHandler = Callable[[AttachRequest], Awaitable[AttachReply]]
 
 _request_decoder = msgspec.msgpack.Decoder(AttachRequest)
 _reply_decoder = msgspec.msgpack.Decoder(AttachReply)
+
+
+def decode_request(data: bytes) -> AttachRequest:
+    """The attach request in `data`; raises `DecodeError` (not retryable) on anything else.
+
+    The call id must be a subject token: the agent builds the call's subjects from it.
+    """
+    try:
+        request = _request_decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise DecodeError(f"malformed attach request: {exc}") from exc
+    except RecursionError as exc:  # nested deeper than the interpreter's stack
+        raise DecodeError("malformed attach request: nested too deep") from exc
+    if request.v != ATTACH_SCHEMA_VERSION:
+        raise DecodeError(f"unsupported attach request version {request.v}", code="unsupported_version")
+    if not subjects.valid_token(request.call_id):
+        raise DecodeError(f"attach request for an invalid call id {request.call_id[:64]!r}")
+    return request
+
+
+def decode_reply(data: bytes) -> AttachReply:
+    """The attach reply in `data`; raises `DecodeError` (not retryable) on anything else."""
+    try:
+        return _reply_decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise DecodeError(f"malformed attach reply: {exc}") from exc
+    except RecursionError as exc:
+        raise DecodeError("malformed attach reply: nested too deep") from exc
 
 
 class AttachServer:
@@ -123,10 +152,11 @@ class AttachServer:
 
     async def _on_request(self, msg: Msg) -> None:
         try:
-            request = _request_decoder.decode(msg.data)
-        except msgspec.DecodeError as exc:
-            self._bus.metrics.malformed.labels("attach", "malformed").inc()
-            await msg.respond(self._encode(AttachReply(accepted=False, reason=f"malformed request: {exc}")))
+            request = decode_request(msg.data)
+        except DecodeError as exc:
+            self._bus.metrics.malformed.labels("attach", exc.code).inc()
+            logger.warning("refused an attach request: %s", exc.message[:200])
+            await msg.respond(self._encode(AttachReply(accepted=False, reason=exc.message[:200])))
             return
         if request.call_id in self._calls:
             reply = AttachReply(accepted=True, instance=self._instance, reason="already attached")
@@ -174,9 +204,9 @@ async def request_attach(
             last_reason = f"no answer within {timeout_s}s"
             continue
         try:
-            reply = _reply_decoder.decode(msg.data)
-        except msgspec.DecodeError as exc:
-            last_reason, retryable = f"malformed reply: {exc}", False
+            reply = decode_reply(msg.data)
+        except DecodeError as exc:
+            last_reason, retryable = exc.message, False
             break
         if reply.accepted:
             return reply

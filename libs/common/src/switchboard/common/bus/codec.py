@@ -31,6 +31,8 @@ class MessageCodec(Generic[T]):
             message = self._decoder.decode(data)
         except msgspec.DecodeError as exc:
             raise DecodeError(f"malformed message: {exc}") from exc
+        except RecursionError as exc:  # nested deeper than the interpreter's stack
+            raise DecodeError("malformed message: nested too deep") from exc
         version = getattr(message, "v", MESSAGE_SCHEMA_VERSION)
         if version != MESSAGE_SCHEMA_VERSION:
             raise DecodeError(f"unsupported message version {version}", code="unsupported_version")

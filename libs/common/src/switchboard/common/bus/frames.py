@@ -46,6 +46,8 @@ class FrameCodec:
             frame = self._decoder.decode(data)
         except msgspec.DecodeError as exc:
             raise DecodeError(f"malformed audio frame: {exc}") from exc
+        except RecursionError as exc:  # nested deeper than the interpreter's stack
+            raise DecodeError("malformed audio frame: nested too deep") from exc
         if frame.v != FRAME_SCHEMA_VERSION:
             raise DecodeError(f"unsupported audio frame version {frame.v}", code="unsupported_version")
         return frame
