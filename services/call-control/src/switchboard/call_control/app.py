@@ -7,6 +7,7 @@ from fastapi.exceptions import RequestValidationError
 
 from switchboard.call_control.access import AccessGuard, RequestMetrics
 from switchboard.call_control.api import calls_router
+from switchboard.call_control.docs import add_docs
 from switchboard.call_control.problems import on_api_problem, on_unexpected_error, on_validation_error
 from switchboard.call_control.runtime import CallControl
 from switchboard.call_control.webhooks import twilio_router
@@ -23,7 +24,10 @@ Authenticate with `Authorization: Bearer <API key>` (or `X-API-Key`). `POST /v1/
 
 def create_app(control: CallControl) -> FastAPI:
     """The HTTP app: `/v1/calls…`, the Twilio webhooks, and the docs at `/docs`."""
-    app = FastAPI(title="Switchboard call-control", version="1", description=DESCRIPTION, redoc_url=None)
+    app = FastAPI(
+        title="Switchboard call-control", version="1", description=DESCRIPTION, docs_url=None, redoc_url=None
+    )
+    add_docs(app)
     app.add_exception_handler(SwitchboardError, on_api_problem)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(Exception, on_unexpected_error)
