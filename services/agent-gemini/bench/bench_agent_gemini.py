@@ -33,7 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from switchboard.agent_gemini.settings import AgentGeminiSettings
 from switchboard.common.agent.metrics import AgentMetrics
 from switchboard.common.agent.model_session import ModelSession, SessionEvents
 from switchboard.common.agent.service import AgentService
+from switchboard.common.agent.tools import ToolSpec
 from switchboard.common.bus import subjects
 from switchboard.common.bus.attach import AttachRequest, request_attach
 from switchboard.common.bus.client import Bus
@@ -153,8 +154,10 @@ async def bench(calls: int, seconds: float) -> dict[str, Any]:
         options = GeminiSessionOptions.from_settings(settings)
         sessions: list[GeminiSession] = []
 
-        def session_factory(profile: Profile, events: SessionEvents, call_id: str) -> ModelSession:
-            session = GeminiSession(client, profile, events, call_id=call_id, options=options)
+        def session_factory(
+            profile: Profile, events: SessionEvents, call_id: str, tools: Sequence[ToolSpec]
+        ) -> ModelSession:
+            session = GeminiSession(client, profile, events, call_id=call_id, options=options, tools=tools)
             sessions.append(session)
             return session
 

@@ -20,9 +20,10 @@ from switchboard.agent_gemini.mapping import (
     TurnComplete,
     Usage,
 )
+from switchboard.common.agent.builtin_tools import built_in_tools
 from switchboard.common.agent.model_session import HeardReport, ToolCall
 from switchboard.common.agent.prompts import opening_prompt
-from switchboard.common.agent.tools import tools_for
+from switchboard.common.agent.tools import ToolRegistry
 from switchboard.common.errors import ErrorCategory
 from switchboard.common.profiles import TurnDetection
 
@@ -37,7 +38,7 @@ def message(**fields: object) -> types.LiveServerMessage:
 
 def test_the_setup_carries_the_profile_tools_transcription_resumption_and_compression() -> None:
     p = profile(language="es-MX", voice="Puck", tools=("end_call", "send_dtmf"), temperature=0.6)
-    config = mapping.live_config(p, tools_for(p), handle="h-1")
+    config = mapping.live_config(p, ToolRegistry(built_in_tools()).specs_for(p), handle="h-1")
     assert config.response_modalities == [types.Modality.AUDIO]
     assert config.system_instruction == p.instructions
     assert config.speech_config is not None and config.speech_config.language_code == "es-MX"

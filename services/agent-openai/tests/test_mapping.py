@@ -9,7 +9,9 @@ from openai.types.realtime.realtime_audio_input_turn_detection import SemanticVa
 from switchboard.agent_openai import mapping
 from switchboard.agent_openai.mapping import SpokenItem
 from switchboard.agent_openai.settings import AgentOpenAISettings
+from switchboard.common.agent.builtin_tools import built_in_tools
 from switchboard.common.agent.model_session import ToolCall
+from switchboard.common.agent.tools import ToolRegistry
 from switchboard.common.errors import ErrorCategory
 from switchboard.common.profiles import Profile, TurnDetection
 
@@ -77,7 +79,9 @@ def test_the_model_options_need_a_real_api_key() -> None:
 
 
 def test_built_in_tools_are_declared_with_their_json_schema() -> None:
-    tools = mapping.tools(PROFILE)  # no transfer number in the profile: no transfer tool
+    tools = mapping.tools(
+        ToolRegistry(built_in_tools()).specs_for(PROFILE)
+    )  # no transfer number in the profile: no transfer tool
     assert all(isinstance(tool, llm.RawFunctionTool) for tool in tools)
     schemas = [tool.info.raw_schema for tool in tools if isinstance(tool, llm.RawFunctionTool)]
     assert [schema["name"] for schema in schemas] == ["end_call", "send_dtmf"]

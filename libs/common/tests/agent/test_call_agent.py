@@ -1,5 +1,6 @@
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from switchboard.common.agent.capabilities import AgentCapabilities
 from switchboard.common.agent.metrics import AgentMetrics
 from switchboard.common.agent.model_session import HeardReport, SessionEvents, ToolCall
 from switchboard.common.agent.prompts import opening_prompt
+from switchboard.common.agent.tools import ToolSpec
 from switchboard.common.bus import subjects
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.formats import AudioFormat, Direction
@@ -117,7 +119,9 @@ class Harness:
             call_start,
         )
 
-    def _factory(self, profile: Profile, events: SessionEvents, call_id: str) -> ScriptedSession:
+    def _factory(
+        self, profile: Profile, events: SessionEvents, call_id: str, tools: Sequence[ToolSpec]
+    ) -> ScriptedSession:
         session = ScriptedSession(events, profile)
         self.sessions.append(session)
         return session
@@ -281,7 +285,9 @@ async def test_a_fatal_model_error_ends_the_call_with_a_reason(bus: NatsClient) 
     h = Harness(bus, "ag-fatal")
     await h.watch()
 
-    def failing(profile: Profile, events: SessionEvents, call_id: str) -> ScriptedSession:
+    def failing(
+        profile: Profile, events: SessionEvents, call_id: str, tools: Sequence[ToolSpec]
+    ) -> ScriptedSession:
         session = ScriptedSession(events)
         session.fail_start = SwitchboardError(
             "bad key", category=ErrorCategory.UNAUTHORIZED, code="unauthorized"

@@ -6,6 +6,7 @@ Nothing here does I/O, so every rule of the translation is tested without a sock
 from __future__ import annotations
 
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ INPUT_MIME_TYPE = "audio/pcm;rate=16000"
 
 
 def live_config(
-    profile: Profile, tools: list[ToolSpec], *, handle: str | None = None
+    profile: Profile, tools: Sequence[ToolSpec], *, handle: str | None = None
 ) -> types.LiveConnectConfig:
     """The `setup` of a session for `profile`; `handle` resumes an earlier session (its history is kept)."""
     return types.LiveConnectConfig(

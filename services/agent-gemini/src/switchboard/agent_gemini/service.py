@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from google import genai
@@ -13,6 +14,7 @@ from switchboard.common.agent.capabilities import AgentCapabilities
 from switchboard.common.agent.metrics import AgentMetrics
 from switchboard.common.agent.model_session import ModelSession, SessionEvents
 from switchboard.common.agent.service import AgentService
+from switchboard.common.agent.tools import ToolSpec
 from switchboard.common.bus.client import Bus
 from switchboard.common.profiles import PROVIDER_AUDIO, Profile, ProfileStore
 
@@ -45,8 +47,10 @@ def build_service(
     client = make_client(settings)
     options = GeminiSessionOptions.from_settings(settings)
 
-    def session_factory(profile: Profile, events: SessionEvents, call_id: str) -> ModelSession:
-        return GeminiSession(client, profile, events, call_id=call_id, options=options)
+    def session_factory(
+        profile: Profile, events: SessionEvents, call_id: str, tools: Sequence[ToolSpec]
+    ) -> ModelSession:
+        return GeminiSession(client, profile, events, call_id=call_id, options=options, tools=tools)
 
     return AgentService(
         bus,

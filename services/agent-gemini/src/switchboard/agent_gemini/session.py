@@ -7,6 +7,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,7 @@ from switchboard.agent_gemini.mapping import (
 )
 from switchboard.agent_gemini.settings import AgentGeminiSettings
 from switchboard.common.agent.model_session import HeardReport, SessionEvents, ToolCall
-from switchboard.common.agent.tools import tools_for
+from switchboard.common.agent.tools import ToolSpec
 from switchboard.common.errors import ErrorCategory, SwitchboardError
 from switchboard.common.profiles import Profile
 
@@ -88,13 +89,14 @@ class GeminiSession:
         *,
         call_id: str,
         options: GeminiSessionOptions | None = None,
+        tools: Sequence[ToolSpec] = (),
     ) -> None:
         self._client = client
         self._profile = profile
         self._events = events
         self._call_id = call_id
         self._options = options or GeminiSessionOptions()
-        self._tools = tools_for(profile)
+        self._tools = list(tools)
         self._runner: asyncio.Task[None] | None = None
         self._ready: asyncio.Future[None] | None = None
         self._live: live.AsyncSession | None = None

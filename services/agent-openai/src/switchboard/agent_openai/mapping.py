@@ -19,7 +19,7 @@ from openai.types.realtime.realtime_audio_input_turn_detection import SemanticVa
 
 from switchboard.agent_openai.settings import AgentOpenAISettings
 from switchboard.common.agent.model_session import ToolCall
-from switchboard.common.agent.tools import ToolSpec, tools_for
+from switchboard.common.agent.tools import ToolSpec
 from switchboard.common.errors import ErrorCategory, SwitchboardError
 from switchboard.common.profiles import Profile, TurnDetection
 
@@ -101,9 +101,9 @@ def tool(spec: ToolSpec) -> llm.RawFunctionTool[..., Any]:
     )
 
 
-def tools(profile: Profile) -> list[llm.Tool]:
-    """The tools the profile enables, as plugin tools."""
-    return [tool(spec) for spec in tools_for(profile)]
+def tools(specs: Sequence[ToolSpec]) -> list[llm.Tool]:
+    """The tools a call offers, as plugin tools."""
+    return [tool(spec) for spec in specs]
 
 
 def tool_call(call: llm.FunctionCall, response_id: str) -> ToolCall:

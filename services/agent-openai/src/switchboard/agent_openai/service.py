@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from switchboard.agent_openai.session import OpenAISession
 from switchboard.agent_openai.settings import AgentOpenAISettings
 from switchboard.common.agent.capabilities import AgentCapabilities
 from switchboard.common.agent.metrics import AgentMetrics
 from switchboard.common.agent.model_session import ModelSession, SessionEvents
 from switchboard.common.agent.service import AgentService
+from switchboard.common.agent.tools import ToolSpec
 from switchboard.common.bus.client import Bus
 from switchboard.common.profiles import PROVIDER_AUDIO, Profile, ProfileStore
 
@@ -24,8 +27,10 @@ def build_service(
 ) -> AgentService:
     """An agent service taking calls on ``svc.agent.openai.attach``, one OpenAI Realtime session per call."""
 
-    def session_factory(profile: Profile, events: SessionEvents, call_id: str) -> ModelSession:
-        return OpenAISession(profile, events, call_id, settings)
+    def session_factory(
+        profile: Profile, events: SessionEvents, call_id: str, tools: Sequence[ToolSpec]
+    ) -> ModelSession:
+        return OpenAISession(profile, events, call_id, settings, tools)
 
     return AgentService(
         bus,

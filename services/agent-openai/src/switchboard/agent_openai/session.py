@@ -18,7 +18,7 @@ import contextlib
 import functools
 import itertools
 import logging
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from typing import Any, Literal
 
 from livekit import rtc
@@ -30,6 +30,7 @@ from switchboard.agent_openai import mapping
 from switchboard.agent_openai.mapping import SpokenItem
 from switchboard.agent_openai.settings import AgentOpenAISettings
 from switchboard.common.agent.model_session import HeardReport, SessionEvents, ToolCall
+from switchboard.common.agent.tools import ToolSpec
 from switchboard.common.errors import ErrorCategory, SwitchboardError
 from switchboard.common.profiles import Profile
 
@@ -81,9 +82,15 @@ class OpenAISession:
     """
 
     def __init__(
-        self, profile: Profile, events: SessionEvents, call_id: str, settings: AgentOpenAISettings
+        self,
+        profile: Profile,
+        events: SessionEvents,
+        call_id: str,
+        settings: AgentOpenAISettings,
+        tools: Sequence[ToolSpec] = (),
     ) -> None:
         self._profile = profile
+        self._tools = list(tools)
         self._events = events
         self._settings = settings
         self._model: RealtimeModel | None = None
@@ -113,7 +120,7 @@ class OpenAISession:
         session.on("session_reconnected", self._on_reconnected)
         session.on("error", self._on_error)
         await session.update_instructions(self._profile.instructions)
-        await session.update_tools(mapping.tools(self._profile))
+        await session.update_tools(mapping.tools(self._tools))
 
     async def speak_first(self, prompt: str) -> None:
         """Ask for the first response with `prompt` as its instructions (the plugin puts the session's before it).

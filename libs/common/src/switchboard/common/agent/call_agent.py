@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import Error as NatsError
 
+from switchboard.common.agent.builtin_tools import built_in_tools
 from switchboard.common.agent.capabilities import AgentCapabilities
 from switchboard.common.agent.generations import Generation, Generations
 from switchboard.common.agent.metrics import AgentMetrics
@@ -23,7 +24,7 @@ from switchboard.common.agent.prompts import (
     handover_profile,
     opening_prompt,
 )
-from switchboard.common.agent.tools import ToolOutcome, run_tool
+from switchboard.common.agent.tools import ToolContext, ToolOutcome, ToolRegistry, ToolSpec
 from switchboard.common.bus import subjects
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.formats import Direction
@@ -50,7 +51,8 @@ from switchboard.common.runtime.logs import bind_call
 
 logger = logging.getLogger(__name__)
 
-SessionFactory = Callable[[Profile, SessionEvents, str], ModelSession]
+SessionFactory = Callable[[Profile, SessionEvents, str, Sequence[ToolSpec]], ModelSession]
+"""Makes a call's model session: its profile, who hears its events, the call id, the tools it offers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,8 @@ class CallAgent(SessionEvents):
         metrics: AgentMetrics,
         options: CallAgentOptions | None = None,
         call_start: CallStart | None = None,
+        *,
+        tools: ToolRegistry | None = None,
     ) -> None:
         self.call_id = call_id
         self.profile = profile
@@ -108,6 +112,8 @@ class CallAgent(SessionEvents):
         self._factory = session_factory
         self._metrics = metrics
         self._options = options or CallAgentOptions()
+        self._tools = tools or ToolRegistry(built_in_tools())
+        self.tool_context = ToolContext(call_id, profile)
         self.generations = Generations(capabilities.output_format, self.call_start.first_generation)
         self._frame_bytes = capabilities.output_format.bytes_for_ms(self._options.out_frame_ms)
         steps = max(1, self._options.out_frame_max_ms // self._options.out_frame_ms)
@@ -135,7 +141,7 @@ class CallAgent(SessionEvents):
                 await self._subscribe()
                 resumed = self.call_start.resume
                 profile = await self._handover_profile() if resumed else self.profile
-                self._session = self._factory(profile, self, self.call_id)
+                self._session = self._factory(profile, self, self.call_id, self._tools.specs_for(profile))
                 try:
                     await self._session.start()
                     await self._session.speak_first(opening_prompt(self.profile, resumed=resumed))
@@ -367,8 +373,8 @@ class CallAgent(SessionEvents):
     # --- tools -----------------------------------------------------------------------------------------
 
     async def tool_called(self, call: ToolCall) -> None:
-        """Run a built-in tool, tell the model, and act on the call."""
-        outcome = run_tool(call, self.profile)
+        """Run a tool of the registry, tell the model, and act on the call."""
+        outcome = await self._tools.run(call, self.tool_context)
         self._metrics.tool_call(call.name)
         await self._bus.publish_event(
             self.call_id,

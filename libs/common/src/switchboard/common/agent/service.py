@@ -9,9 +9,11 @@ from collections.abc import Callable
 
 from pydantic import Field
 
+from switchboard.common.agent.builtin_tools import built_in_tools
 from switchboard.common.agent.call_agent import CallAgent, CallAgentOptions, CallStart, SessionFactory
 from switchboard.common.agent.capabilities import AgentCapabilities
 from switchboard.common.agent.metrics import AgentMetrics
+from switchboard.common.agent.tools import ToolRegistry
 from switchboard.common.bus import subjects
 from switchboard.common.bus.attach import AttachReply, AttachRequest, AttachServer
 from switchboard.common.bus.client import Bus
@@ -52,8 +54,12 @@ class AgentService:
         session_factory: SessionFactory,
         profiles: ProfileStore,
         metrics: AgentMetrics,
+        *,
+        tools: ToolRegistry | None = None,
     ) -> None:
         self._bus = bus
+        self.tools = tools or ToolRegistry(built_in_tools())
+        """The tools this service's models may be offered (each call offers its profile's)."""
         self._settings = settings
         self._caps = capabilities
         self._factory = session_factory
@@ -124,6 +130,7 @@ class AgentService:
             self._metrics,
             self._options,
             CallStart(resume=request.resume, first_generation=request.first_generation),
+            tools=self.tools,
         )
         self.agents[request.call_id] = agent
         self._no_calls.clear()
