@@ -1,0 +1,53 @@
+import asyncio
+
+import pytest
+from livekit import rtc
+from livekit.protocol import models
+
+from switchboard.sim.livekit import ApiKeys, LiveKitEmulator
+
+from .conftest import join_token
+
+ACTIVE = models.ParticipantInfo.State.ACTIVE  # once its PeerConnection is up
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
+
+async def test_the_rtc_sdk_joins_with_a_valid_token(emulator: LiveKitEmulator) -> None:
+    room = rtc.Room()
+    await room.connect(emulator.ws_url, join_token("lobby", "alice"))
+    try:
+        assert room.name == "lobby"
+        assert room.local_participant.identity == "alice"
+        assert room.local_participant.sid.startswith("PA_")
+        async with asyncio.timeout(10):
+            await emulator.rooms["lobby"].wait_for(lambda r: r.participants()[0].state == ACTIVE)
+    finally:
+        await room.disconnect()
+    async with asyncio.timeout(10):
+        await emulator.rooms["lobby"].wait_for(lambda r: not r.members)
+
+
+async def test_a_token_signed_with_another_secret_is_refused(emulator: LiveKitEmulator) -> None:
+    wrong = ApiKeys(api_key=emulator.keys.api_key, api_secret="not-the-secret-not-the-secret-xx")
+    room = rtc.Room()
+    with pytest.raises(rtc.ConnectError):
+        await room.connect(emulator.ws_url, join_token("lobby", "mallory", keys=wrong))
+    assert "lobby" not in emulator.rooms
+
+
+async def test_participants_see_each_other_and_their_attributes(emulator: LiveKitEmulator) -> None:
+    alice, bob = rtc.Room(), rtc.Room()
+    await alice.connect(emulator.ws_url, join_token("lobby", "alice"))
+    joined = asyncio.get_running_loop().create_future()
+    alice.on("participant_connected", lambda p: joined.done() or joined.set_result(p.identity))
+    changed: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    alice.on("participant_attributes_changed", lambda _changed, p: changed.put_nowait(dict(p.attributes)))
+    await bob.connect(emulator.ws_url, join_token("lobby", "bob"))
+    try:
+        assert await asyncio.wait_for(joined, 10) == "bob"
+        await bob.local_participant.set_attributes({"mood": "curious"})
+        assert (await asyncio.wait_for(changed.get(), 10))["mood"] == "curious"
+    finally:
+        await bob.disconnect()
+        await alice.disconnect()
