@@ -228,7 +228,7 @@ async def test_end_call_hangs_up_after_the_goodbye_has_played(
         assert session.tool_responses[0]["id"] == session.tool_calls[0]["id"]
         assert session.tool_responses[0]["name"] == "end_call"
         await eventually(lambda: not agent.service.agents, what="the agent let the call go")
-        assert agent.metric("switchboard_agent_calls_total", reason="hangup") == 1
+        assert agent.metric("switchboard_agent_calls_ended_total", reason="hangup") == 1
 
 
 async def test_fifty_concurrent_calls_each_get_their_greeting(

@@ -144,7 +144,7 @@ async def test_a_bad_api_key_ends_the_call_with_a_clear_reason(
         await eventually(
             lambda: not agent.service.agents and not session_tasks(), what="nothing left running"
         )
-        assert agent.metric("switchboard_agent_calls_total", reason="model_error") == 1
+        assert agent.metric("switchboard_agent_calls_ended_total", reason="model_error") == 1
 
 
 @pytest.mark.parametrize(

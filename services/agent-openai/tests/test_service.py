@@ -37,4 +37,4 @@ async def test_50_concurrent_calls_on_one_agent_each_get_their_greeting(
         assert call.generations[1].received_ms == pytest.approx(1500, abs=20)  # the whole greeting arrived
         assert [t.text for t in call.of(TranscriptTurn)] == [emulator.script.greeting]
         assert not call.of(Hangup)
-    assert running.metric("switchboard_agent_calls_total", reason="call_over") == CALLS
+    assert running.metric("switchboard_agent_calls_ended_total", reason="call_over") == CALLS

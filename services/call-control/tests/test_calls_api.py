@@ -259,3 +259,23 @@ async def test_a_call_that_nobody_answers_ends_no_answer(call_control: RunCallCo
         ]
         await eventually(lambda: len(cc.events_of(call_id, CallEnded.type_name())) == 1)
         assert (await cc.http.get("/v1/calls/call_unknown")).json()["error"]["code"] == "call_not_found"
+
+
+async def test_a_401_is_counted_under_the_route_it_was_meant_for(call_control: RunCallControl) -> None:
+    async with call_control() as cc:
+        async with httpx.AsyncClient(base_url=cc.base_url) as anonymous:
+            assert (await anonymous.get("/v1/calls")).status_code == 401
+            assert (await anonymous.post("/v1/calls/CA0123/hangup")).status_code == 401
+            assert (await anonymous.get("/v1/nothing-here")).status_code == 401
+        requests = cc.control.metrics.api_requests
+        counted = {
+            (sample.labels["route"], sample.labels["method"])
+            for metric in requests.collect()
+            for sample in metric.samples
+            if sample.name.endswith("_total") and sample.labels["status"] == "401"
+        }
+        assert counted == {
+            ("/v1/calls", "GET"),
+            ("/v1/calls/{call_id}/hangup", "POST"),
+            ("unmatched", "GET"),
+        }

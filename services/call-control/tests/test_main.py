@@ -64,7 +64,7 @@ async def test_the_service_starts_serves_and_stops_on_sigterm(
             assert (await client.get(f"http://127.0.0.1:{http_port}/docs")).status_code == 200
             metrics = (await client.get(f"http://127.0.0.1:{ops_port}/metrics")).text
             assert (
-                'switchboard_call_control_calls_created_total{direction="outbound",outcome="dialed"} 1.0'
+                'switchboard_call_control_call_attempts_total{direction="outbound",outcome="dialed"} 1.0'
                 in metrics
             )
             assert 'route="/v1/calls"' in metrics

@@ -26,7 +26,7 @@ async def test_an_upgrade_without_a_valid_twilio_signature_is_refused_with_403(
             with pytest.raises(CallRejected) as refused:
                 await phone.open()
             assert refused.value.status == 403
-        assert running.metric("switchboard_edge_refused_total", reason="bad_signature") == 2
+        assert running.metric("switchboard_edge_streams_refused_total", reason="bad_signature") == 2
         assert not running.edge.sessions
         record, _ = await running.edge.calls.get("sig-1")
         assert record.stream_id == ""
@@ -52,7 +52,7 @@ async def test_a_stream_without_a_valid_token_or_call_record_is_closed_with_1008
         await call.hang_up()
         assert call.counters.close_code == 1008
         assert call.counters.closed_by == "server"
-        assert running.metric("switchboard_edge_refused_total", reason=reason) == 1
+        assert running.metric("switchboard_edge_streams_refused_total", reason=reason) == 1
         await wait_for(lambda: not running.edge.sessions)
     assert await client.call_history(call_id) == []
 
@@ -72,7 +72,7 @@ async def test_drain_refuses_new_streams_while_the_active_ones_finish(
         with pytest.raises(CallRejected) as refused:
             await running.phone("drain-2").open()
         assert refused.value.status == 503
-        assert running.metric("switchboard_edge_refused_total", reason="draining") == 1
+        assert running.metric("switchboard_edge_streams_refused_total", reason="draining") == 1
         await answer.speak(0.5)
         await asyncio.wait_for(active.wait_for_audio(), 10)  # the active call goes on meanwhile
         assert not drain.done()

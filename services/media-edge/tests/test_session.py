@@ -206,7 +206,7 @@ async def test_bad_input_is_counted_and_neither_ends_the_stream_nor_touches_othe
                 await asyncio.wait_for(phone.wait_for_audio(after_s=phone.elapsed_s()), 10)
             assert not call.closed and not bystander.closed
         await wait_for(lambda: not running.edge.sessions, what="both streams to end")
-        assert running.metric("switchboard_edge_streams_total", reason="stop") == 2
+        assert running.metric("switchboard_edge_streams_ended_total", reason="stop") == 2
 
 
 @pytest.mark.timeout(60)

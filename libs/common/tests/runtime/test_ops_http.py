@@ -1,7 +1,7 @@
 import asyncio
 
 import pytest
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from switchboard.common.runtime.metrics import new_registry
 from switchboard.common.runtime.ops_http import Health, OpsServer
@@ -22,6 +22,8 @@ async def _get(port: int, path: str, method: str = "GET") -> tuple[int, str]:
 async def test_metrics_health_and_readiness() -> None:
     registry = new_registry()
     Counter("switchboard_test_things_total", "things", registry=registry).inc(3)
+    Counter("switchboard_test_kinds_total", "kinds", ["kind"], registry=registry).labels("a").inc()
+    Histogram("switchboard_test_seconds", "time", registry=registry).observe(0.1)
     health = Health()
     connected = True
     health.add_check("nats", lambda: connected)
@@ -30,6 +32,11 @@ async def test_metrics_health_and_readiness() -> None:
     try:
         status, body = await _get(server.port, "/metrics")
         assert status == 200 and "switchboard_test_things_total 3.0" in body
+        assert (
+            'switchboard_test_kinds_total{kind="a"} 1.0' in body
+            and "switchboard_test_seconds_count 1.0" in body
+        )
+        assert "_created" not in body, "a creation timestamp reads like a count in a metric browser"
         assert await _get(server.port, "/healthz") == (200, "ok\n")
         assert await _get(server.port, "/readyz") == (503, "not ready: starting\n")
         health.mark_started()

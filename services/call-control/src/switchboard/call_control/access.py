@@ -173,8 +173,13 @@ class RequestMetrics:
         route = scope.get("route")
         if route is not None and hasattr(route, "path"):
             return str(route.path)
+        partial = None
         for candidate in self._routes:
+            if not hasattr(candidate, "path"):
+                continue
             match, _ = candidate.matches(scope)
-            if match == Match.FULL and hasattr(candidate, "path"):
+            if match == Match.FULL:
                 return str(candidate.path)
-        return "unmatched"
+            if match == Match.PARTIAL and partial is None:
+                partial = str(candidate.path)  # the path exists, not with this method
+        return partial or "unmatched"

@@ -31,10 +31,15 @@ def create_app(control: CallControl) -> FastAPI:
     app.add_exception_handler(SwitchboardError, on_api_problem)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(Exception, on_unexpected_error)
-    app.include_router(calls_router(control.service, control.idempotency))
-    app.include_router(twilio_router(control.service, control.tracker, control.signatures))
+    routers = [
+        calls_router(control.service, control.idempotency),
+        twilio_router(control.service, control.tracker, control.signatures),
+    ]
+    for router in routers:
+        app.include_router(router)
+    # The routes as declared (their paths are the templates): an included router is matched as a whole, so a
+    # request answered before routing (a 401, a 429) is matched here against each route of its own.
+    routes = [*app.routes, *(route for router in routers for route in router.routes)]
     app.add_middleware(AccessGuard, keys=control.keys, limiter=control.limiter, metrics=control.metrics)
-    app.add_middleware(
-        RequestMetrics, routes=app.routes, metrics=control.metrics
-    )  # outermost: sees every answer
+    app.add_middleware(RequestMetrics, routes=routes, metrics=control.metrics)  # outermost: sees every answer
     return app

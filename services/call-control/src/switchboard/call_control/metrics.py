@@ -14,8 +14,8 @@ class CallControlMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.calls_created = Counter(
-            "switchboard_call_control_calls_created_total",
-            "Call creations by direction and outcome (dialed, provider_error, answered, rejected)",
+            "switchboard_call_control_call_attempts_total",
+            "Calls set up, by direction and outcome (outbound: dialed, provider_error, internal_error; inbound: answered, rejected)",
             ["direction", "outcome"],
             registry=registry,
         )
@@ -56,7 +56,9 @@ class CallControlMetrics:
             registry=registry,
         )
         self.rate_limited = Counter(
-            "switchboard_call_control_rate_limited_total", "Requests refused with 429", registry=registry
+            "switchboard_call_control_rate_limited_requests_total",
+            "API requests refused with 429 (rate limit)",
+            registry=registry,
         )
         self.signature_failures = Counter(
             "switchboard_call_control_webhook_signature_failures_total",

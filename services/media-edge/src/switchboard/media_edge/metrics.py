@@ -21,13 +21,13 @@ class EdgeMetrics:
             "switchboard_edge_active_streams", "Twilio media streams connected here", registry=registry
         )
         self.streams = Counter(
-            "switchboard_edge_streams_total",
+            "switchboard_edge_streams_ended_total",
             "Media streams that ended, by how (stop, socket_closed, hangup, attach_failed, drain_deadline…)",
             ["reason"],
             registry=registry,
         )
         self.refused = Counter(
-            "switchboard_edge_refused_total",
+            "switchboard_edge_streams_refused_total",
             "Connections or streams refused, by reason (bad_signature, draining, bad_token, no_record…)",
             ["reason"],
             registry=registry,

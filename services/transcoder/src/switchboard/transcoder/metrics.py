@@ -42,7 +42,10 @@ class TranscoderMetrics:
             "switchboard_transcoder_active_calls", "Calls attached here", registry=registry
         )
         self.detached = Counter(
-            "switchboard_transcoder_detached_total", "Calls let go, by reason", ["reason"], registry=registry
+            "switchboard_transcoder_calls_detached_total",
+            "Calls let go (detached), by reason",
+            ["reason"],
+            registry=registry,
         )
         self.ingest_latency = Histogram(
             "switchboard_transcoder_ingest_age_seconds",

@@ -15,7 +15,10 @@ class AgentMetrics:
         p = ["provider"]
         self._active = Gauge("switchboard_agent_active_calls", "Calls attached here", p, registry=registry)
         self._calls = Counter(
-            "switchboard_agent_calls_total", "Calls handled, by end reason", [*p, "reason"], registry=registry
+            "switchboard_agent_calls_ended_total",
+            "Calls that ended here, by end reason",
+            [*p, "reason"],
+            registry=registry,
         )
         self._resumed = Counter(
             "switchboard_agent_calls_resumed_total",

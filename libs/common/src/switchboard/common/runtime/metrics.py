@@ -13,6 +13,7 @@ from prometheus_client import (
     Histogram,
     PlatformCollector,
     ProcessCollector,
+    disable_created_metrics,
 )
 
 # Buckets for the platform's own latencies: 50 µs to 2.5 s.
@@ -28,7 +29,12 @@ def new_registry(*, process: bool = True) -> CollectorRegistry:
 
     With `process`, it also reports the process's CPU, memory and file descriptors, the Python version and the
     garbage collector, as the default registry would.
+
+    Counters, histograms and summaries export no `_created` series (a Unix timestamp per child, which reads like a
+    count in a metric browser and that Prometheus 2 stores as one more series): the switch is the client
+    library's and process-wide, so it is thrown here, when a service builds its registry at start.
     """
+    disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
     registry = CollectorRegistry(auto_describe=True)
     if process:
         ProcessCollector(registry=registry)
