@@ -1,0 +1,1 @@
+"""Conversation flows: capturing fields from what callers say."""
