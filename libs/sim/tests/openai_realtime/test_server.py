@@ -140,15 +140,19 @@ async def test_server_vad_turns_caller_speech_into_a_transcribed_turn_and_a_repl
 
     events = client.received
     turn = types_between(events, "input_audio_buffer.speech_started", "response.created")
+    words = len(emulator.script.turns[0].caller_says.split())
     assert turn == [
         "input_audio_buffer.speech_started",
         "input_audio_buffer.speech_stopped",
         "input_audio_buffer.committed",
         "conversation.item.added",
         "conversation.item.done",
+        *["conversation.item.input_audio_transcription.delta"] * words,
         "conversation.item.input_audio_transcription.completed",
         "response.created",
     ]
+    deltas = [e["delta"] for e in events if e["type"] == "conversation.item.input_audio_transcription.delta"]
+    assert "".join(deltas) == emulator.script.turns[0].caller_says
     by_type: dict[str, dict[str, Any]] = {}
     for event in events:
         by_type.setdefault(event["type"], event)

@@ -2,7 +2,7 @@ import asyncio
 
 import numpy as np
 import pytest
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.voice_response import Connect, VoiceResponse
@@ -350,3 +350,73 @@ async def test_the_phone_of_a_call_hears_the_server_and_speaks_to_it(
     await asyncio.sleep(0.1)
     loud = [byte for byte in stream.caller_audio if byte not in (0xFF, 0x7F)]
     assert len(loud) > 3000
+
+
+async def test_list_and_stream_page_through_every_call(emulator: TwilioRestEmulator, sdk: Client) -> None:
+    calls = sdk.api.v2010.account.calls
+    created = [
+        (await calls.create_async(to=CALLEE, from_=CALLER_ID, twiml="<Response><Hangup/></Response>")).sid
+        for _ in range(7)
+    ]
+    newest_first = list(reversed(created))
+    listed = await calls.list_async(page_size=3)
+    assert [call.sid for call in listed] == newest_first
+    assert len(emulator.requests_to("GET", "Calls.json")) == 3  # pages of 3, 3 and 1
+    assert [call.sid for call in await calls.list_async(limit=5)] == newest_first[:5]
+    streamed = [call.sid async for call in await calls.stream_async(page_size=2)]
+    assert streamed == newest_first
+    first = await calls.page_async(page_size=4)
+    assert first.next_page_url is not None and "PageToken=PA" in first.next_page_url
+    second = await first.next_page_async()
+    assert second is not None and [call.sid for call in second] == newest_first[4:]
+    assert second.next_page_url is None
+    assert [call.sid for call in await calls.list_async(to="+15550100999", page_size=2)] == []
+
+
+async def test_a_page_size_twilio_refuses(emulator: TwilioRestEmulator, sdk: Client) -> None:
+    with pytest.raises(TwilioException, match="Unable to fetch page") as raised:
+        await sdk.api.v2010.account.calls.list_async(page_size=1001)
+    assert raised.value.args[1].status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("detection", "async_amd", "expected"),
+    [("Enable", None, "machine_start"), ("DetectMessageEnd", "false", "machine_start"), ("", None, None)],
+)
+async def test_machine_detection_passes_answered_by_to_the_url(
+    emulator: TwilioRestEmulator,
+    sdk: Client,
+    web_server: WebServer,
+    detection: str,
+    async_amd: str | None,
+    expected: str | None,
+) -> None:
+    emulator.next_callee(Callee.answering(0.0, answered_by="machine_start"))
+    web_server.answers["/voice"] = "<Response><Hangup/></Response>"
+    options = {"machine_detection": detection} if detection else {}
+    if async_amd is not None:
+        options["async_amd"] = async_amd
+    created = await sdk.api.v2010.account.calls.create_async(
+        to=CALLEE, from_=CALLER_ID, url=f"{web_server.base_url}/voice", **options
+    )
+    await settle(emulator.call(created.sid))
+    [fetched] = callbacks_of(web_server, "/voice")
+    assert fetched.get("AnsweredBy") == expected
+    assert ("MachineDetectionDuration" in fetched) == (expected is not None)
+
+
+async def test_async_machine_detection_fetches_the_url_without_waiting_for_the_verdict(
+    emulator: TwilioRestEmulator, sdk: Client, web_server: WebServer
+) -> None:
+    emulator.next_callee(Callee.answering(0.0, answered_by="human"))
+    web_server.answers["/voice"] = "<Response><Hangup/></Response>"
+    created = await sdk.api.v2010.account.calls.create_async(
+        to=CALLEE,
+        from_=CALLER_ID,
+        url=f"{web_server.base_url}/voice",
+        machine_detection="Enable",
+        async_amd="true",
+    )
+    await settle(emulator.call(created.sid))
+    [fetched] = callbacks_of(web_server, "/voice")
+    assert "AnsweredBy" not in fetched

@@ -47,6 +47,7 @@ from switchboard.sim.openai_realtime.events import (
     SpeechStarted,
     SpeechStopped,
     TranscriptionCompleted,
+    TranscriptionDelta,
     TranscriptionUsage,
     new_id,
 )
@@ -62,6 +63,7 @@ from switchboard.sim.openai_realtime.session_config import (
     SessionConfigError,
     input_format,
     merge_session,
+    output_modality,
     transcription_enabled,
     turn_detection,
 )
@@ -247,7 +249,11 @@ class Connection:
 
     async def _session_update(self, event: SessionUpdate) -> None:
         try:
-            merged = merge_session(self.session.config, event.session)
+            merged = merge_session(
+                self.session.config,
+                event.session,
+                assistant_audio=any(ms > 0 for ms in self.session.assistant_audio_ms.values()),
+            )
         except SessionConfigError as e:
             await self.send_error(e.message, code=e.code, param=e.param, event_id=event.event_id)
             return
@@ -326,8 +332,14 @@ class Connection:
         await self._transcribe(item, transcript)
 
     async def _transcribe(self, item: MessageItem, transcript: str) -> None:
+        words = transcript.split()
+        for index, word in enumerate(words):  # gpt-4o-transcribe streams the words as it hears them
+            await self.send(
+                TranscriptionDelta(
+                    item_id=item.id or "", content_index=0, delta=(" " if index else "") + word
+                )
+            )
         item.content = [InputAudio(transcript=transcript)]
-        words = len(transcript.split())
         audio_tokens = 20
         await self.send(
             TranscriptionCompleted(
@@ -335,7 +347,9 @@ class Connection:
                 content_index=0,
                 transcript=transcript,
                 usage=TranscriptionUsage(
-                    total_tokens=audio_tokens + words, input_tokens=audio_tokens, output_tokens=words
+                    total_tokens=audio_tokens + len(words),
+                    input_tokens=audio_tokens,
+                    output_tokens=len(words),
                 ),
             )
         )
@@ -402,6 +416,16 @@ class Connection:
             else:
                 self._auto_response_pending = True
             return
+        try:
+            modality = output_modality(
+                params.output_modalities
+                if params is not None and params.output_modalities is not None
+                else self.session.config.get("output_modalities"),
+                "response.output_modalities",
+            )
+        except SessionConfigError as e:
+            await self.send_error(e.message, code=e.code, param=e.param, event_id=event_id)
+            return
         instructions = params.instructions if params is not None else None
         plan = plan_response(self.session.items, self.script, instructions)
         if isinstance(plan, AwaitOutput):
@@ -413,7 +437,7 @@ class Connection:
             metadata=params.metadata if params is not None else None,
         )
         self.session.responses.append(record)
-        run = ResponseRun(self, plan, record, self._conversation_id)
+        run = ResponseRun(self, plan, record, self._conversation_id, modality)
         self._active = run
         run.task = self._spawn(run.run())
 

@@ -8,6 +8,11 @@ from typing import Any
 import msgspec
 
 from switchboard.sim.openai_realtime.events import CLIENT_EVENT_TYPES, AnyClientEvent, ErrorBody
+from switchboard.sim.openai_realtime.parameters import (
+    RESPONSE_PARAMETERS,
+    SESSION_PARAMETERS,
+    unknown_parameter,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +25,7 @@ class DecodedFrame:
 
 
 def decode_client_event(raw: str) -> DecodedFrame:
-    """Malformed JSON, unknown types and invalid fields become `invalid_request_error`s naming the event."""
+    """Malformed JSON, unknown types, unknown parameters and invalid fields become `invalid_request_error`s."""
     try:
         decoded = msgspec.json.decode(raw)
     except msgspec.DecodeError as e:
@@ -33,12 +38,29 @@ def decode_client_event(raw: str) -> DecodedFrame:
         supported = ", ".join(f"'{name}'" for name in CLIENT_EVENT_TYPES)
         message = f"Invalid value: '{event_type}'. Supported values are: {supported}."
         return DecodedFrame(decoded, error=_error(message, "invalid_value", param="type", event_id=event_id))
+    unknown = _unknown_parameter(decoded)
+    if unknown is not None:
+        message = f"Unknown parameter: '{unknown}'."
+        return DecodedFrame(
+            decoded, error=_error(message, "unknown_parameter", param=unknown, event_id=event_id)
+        )
     try:
         event = msgspec.convert(decoded, type=AnyClientEvent)
     except msgspec.ValidationError as e:
         message = f"Invalid '{event_type}' event: {e}"
         return DecodedFrame(decoded, error=_error(message, "invalid_value", event_id=event_id))
     return DecodedFrame(decoded, event=event)
+
+
+def _unknown_parameter(decoded: dict[str, Any]) -> str | None:
+    """The first field of a `session.update` or `response.create` that the GA API does not know."""
+    for event_type, key, tree in (
+        ("session.update", "session", SESSION_PARAMETERS),
+        ("response.create", "response", RESPONSE_PARAMETERS),
+    ):
+        if decoded.get("type") == event_type and isinstance(decoded.get(key), dict):
+            return unknown_parameter(decoded[key], tree, key)
+    return None
 
 
 def _error(message: str, code: str, *, param: str | None = None, event_id: str | None = None) -> ErrorBody:

@@ -27,6 +27,8 @@ from switchboard.sim.openai_realtime.events import (
     RateLimitsUpdated,
     ResponseCreated,
     ResponseDone,
+    TextDelta,
+    TextDone,
     TranscriptDelta,
     TranscriptDone,
     new_id,
@@ -38,6 +40,7 @@ from switchboard.sim.openai_realtime.items import (
     Item,
     MessageItem,
     OutputAudio,
+    OutputText,
     OutputTokenDetails,
     Response,
     ResponseAudio,
@@ -46,7 +49,7 @@ from switchboard.sim.openai_realtime.items import (
     Usage,
 )
 from switchboard.sim.openai_realtime.recording import ResponseRecord
-from switchboard.sim.openai_realtime.session_config import output_format, voice
+from switchboard.sim.openai_realtime.session_config import Modality, output_format, voice
 
 if TYPE_CHECKING:
     from switchboard.sim.openai_realtime._connection import Connection
@@ -68,10 +71,16 @@ class ResponseRun:
     """Streams one response; `cancel()` stops it the way a barge-in or `response.cancel` does."""
 
     def __init__(
-        self, connection: Connection, plan: Speak | CallFunction, record: ResponseRecord, conversation_id: str
+        self,
+        connection: Connection,
+        plan: Speak | CallFunction,
+        record: ResponseRecord,
+        conversation_id: str,
+        modality: Modality = "audio",
     ) -> None:
         self._connection = connection
         self._plan = plan
+        self._modality: Modality = modality
         self.record = record
         self._conversation_id = conversation_id
         self._stop = asyncio.Event()
@@ -106,6 +115,8 @@ class ResponseRun:
         )
         if isinstance(self._plan, CallFunction):
             await self._call(self._plan)
+        elif self._modality == "text":
+            await self._write(self._plan.text)
         else:
             await self._speak(self._plan.text)
         await self._finish()
@@ -193,6 +204,37 @@ class ResponseRun:
         await self._connection.send(OutputItemDone(response_id=self.id, output_index=0, item=snapshot(item)))
         await self._connection.send(ItemDone(item=snapshot(item), previous_item_id=previous))
 
+    async def _write(self, text: str) -> None:
+        """A text-only reply: `response.output_text.*` events, a `text` part, no audio at all."""
+        item = MessageItem(id=new_id("item"), role="assistant", status="in_progress", content=[])
+        self.item_id = item.id
+        self.record.item_id = item.id
+        previous = self._connection.append_item(item)
+        self._output = [item]
+        rid, iid = self.id, item.id or ""
+        send = self._connection.send
+        await send(OutputItemAdded(response_id=rid, output_index=0, item=snapshot(item)))
+        await send(ItemAdded(item=snapshot(item), previous_item_id=previous))
+        part = ContentPartRef(type="text", transcript=None, text="")
+        await send(ContentPartAdded(response_id=rid, item_id=iid, output_index=0, content_index=0, part=part))
+        written = ""
+        stopped = await self._wait(self._connection.behaviour.first_delta_latency_s)
+        for index, word in enumerate(text.split()):
+            if stopped:
+                break
+            delta = (" " if index else "") + word
+            written += delta
+            await send(TextDelta(response_id=rid, item_id=iid, output_index=0, content_index=0, delta=delta))
+            stopped = await self._wait(0)
+        self.record.text = written
+        item.status = "incomplete" if self._reason else "completed"
+        item.content = [OutputText(text=written)]
+        await send(TextDone(response_id=rid, item_id=iid, output_index=0, content_index=0, text=written))
+        part = ContentPartRef(type="text", transcript=None, text=written)
+        await send(ContentPartDone(response_id=rid, item_id=iid, output_index=0, content_index=0, part=part))
+        await send(OutputItemDone(response_id=rid, output_index=0, item=snapshot(item)))
+        await send(ItemDone(item=snapshot(item), previous_item_id=previous))
+
     async def _call(self, plan: CallFunction) -> None:
         self.record.kind = "function_call"
         if await self._wait(self._connection.behaviour.first_delta_latency_s):
@@ -264,7 +306,7 @@ class ResponseRun:
             status_details=details,
             output=[snapshot(item) for item in self._output],
             conversation_id=self._conversation_id,
-            output_modalities=["audio"],
+            output_modalities=[self._modality],
             max_output_tokens=config.get("max_output_tokens", "inf"),
             audio=ResponseAudio(
                 output=ResponseAudioOutput(

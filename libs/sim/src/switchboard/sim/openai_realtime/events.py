@@ -242,6 +242,15 @@ class TranscriptionCompleted(ServerEvent, tag="conversation.item.input_audio_tra
     logprobs: None = None
 
 
+class TranscriptionDelta(ServerEvent, tag="conversation.item.input_audio_transcription.delta"):
+    """A piece of what the user said, as the transcription model hears it, before `.completed`."""
+
+    item_id: str
+    content_index: int
+    delta: str
+    logprobs: None = None
+
+
 class ResponseCreated(ServerEvent, tag="response.created"):
     """A response started."""
 
@@ -327,6 +336,26 @@ class TranscriptDone(ServerEvent, tag="response.output_audio_transcript.done"):
     output_index: int
     content_index: int
     transcript: str
+
+
+class TextDelta(ServerEvent, tag="response.output_text.delta"):
+    """A piece of a text-only reply (`output_modalities: ["text"]`)."""
+
+    response_id: str
+    item_id: str
+    output_index: int
+    content_index: int
+    delta: str
+
+
+class TextDone(ServerEvent, tag="response.output_text.done"):
+    """A text-only reply's full text."""
+
+    response_id: str
+    item_id: str
+    output_index: int
+    content_index: int
+    text: str
 
 
 class ArgumentsDelta(ServerEvent, tag="response.function_call_arguments.delta"):

@@ -96,7 +96,7 @@ Item = MessageItem | FunctionCallItem | FunctionCallOutputItem
 
 
 class ContentPartRef(msgspec.Struct, kw_only=True):
-    """The `part` of `response.content_part.added/.done`: `audio` with its transcript."""
+    """The `part` of `response.content_part.added/.done`: `audio` with its transcript, or `text`."""
 
     type: Literal["audio", "text"] = "audio"
     transcript: str | None = None

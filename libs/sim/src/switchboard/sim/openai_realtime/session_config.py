@@ -66,7 +66,7 @@ TurnDetection = ServerVad | SemanticVad
 
 
 class AudioFormat(msgspec.Struct, kw_only=True):
-    """`audio/pcm` (PCM16 little-endian at 24 kHz) or `audio/pcmu` (G.711 μ-law at 8 kHz)."""
+    """`audio/pcm` (PCM16 little-endian at 24 kHz), `audio/pcmu` or `audio/pcma` (G.711 μ-law, A-law, 8 kHz)."""
 
     type: Literal["audio/pcm", "audio/pcmu", "audio/pcma"]
     rate: int | None = None
@@ -130,10 +130,20 @@ def default_session(*, session_id: str, model: str, max_session_s: float) -> dic
     }
 
 
-def merge_session(current: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+Modality = Literal["audio", "text"]
+
+CANNOT_UPDATE_VOICE = "Cannot update a conversation's voice if assistant audio is present."
+
+
+def merge_session(
+    current: dict[str, Any], update: dict[str, Any], *, assistant_audio: bool = False
+) -> dict[str, Any]:
     """Apply a `session.update` to the configuration; raises `SessionConfigError` when the API would.
 
-    The result is normalized the way the server reports it: turn detection carries all its defaults.
+    `assistant_audio` says whether the model already spoke in this session: from then on the API refuses any
+    `audio.output.voice` in an update (`cannot_update_voice`), even the current one, and applies nothing of
+    the update. The result is normalized the way the server reports it: turn detection carries all its
+    defaults.
     """
     session_type = update.get("type")
     if session_type is None:
@@ -147,6 +157,8 @@ def merge_session(current: dict[str, Any], update: dict[str, Any]) -> dict[str, 
             f"Invalid value: '{session_type}'. This endpoint serves realtime sessions only.",
             param="session.type",
         )
+    if assistant_audio and "voice" in ((update.get("audio") or {}).get("output") or {}):
+        raise SessionConfigError(CANNOT_UPDATE_VOICE, code="cannot_update_voice")
     merged = _deep_merge(copy.deepcopy(current), update)
     # identity fields belong to the server
     for key in ("id", "object", "expires_at"):
@@ -161,11 +173,27 @@ def merge_session(current: dict[str, Any], update: dict[str, Any]) -> dict[str, 
     output_format(merged)
     detection = turn_detection(merged)
     audio_in["turn_detection"] = None if detection is None else msgspec.to_builtins(detection)
-    if "voice" in audio_out and not isinstance(audio_out["voice"], str):
-        raise SessionConfigError(
-            "Invalid type for 'session.audio.output.voice'.", param="session.audio.output.voice"
-        )
+    _check_voice(audio_out.get("voice", "alloy"), "session.audio.output.voice")
+    output_modality(merged.get("output_modalities"), "session.output_modalities")
     return merged
+
+
+def output_modality(value: object, param: str) -> Modality:
+    """What a response produces: `["audio"]` (audio and its transcript) or `["text"]`; never both."""
+    if not isinstance(value, list) or len(value) != 1 or value[0] not in ("audio", "text"):
+        raise SessionConfigError(
+            f"Invalid value for '{param}': {value!r}. Supported values are: ['audio'] and ['text'].",
+            param=param,
+        )
+    modality: Modality = value[0]
+    return modality
+
+
+def _check_voice(value: object, param: str) -> None:
+    """A voice is a name (`alloy`, `marin`…) or a custom voice `{"id": "voice_…"}`."""
+    if isinstance(value, str) or (isinstance(value, dict) and isinstance(value.get("id"), str)):
+        return
+    raise SessionConfigError(f"Invalid type for '{param}'.", param=param)
 
 
 def turn_detection(session: dict[str, Any]) -> TurnDetection | None:
@@ -193,8 +221,9 @@ def output_format(session: dict[str, Any]) -> AudioFormat:
 
 
 def voice(session: dict[str, Any]) -> str:
-    """The output voice name."""
-    return str(((session.get("audio") or {}).get("output") or {}).get("voice", "alloy"))
+    """The output voice: its name, or the id of a custom voice."""
+    value = ((session.get("audio") or {}).get("output") or {}).get("voice", "alloy")
+    return str(value["id"]) if isinstance(value, dict) else str(value)
 
 
 def transcription_enabled(session: dict[str, Any]) -> bool:
@@ -212,12 +241,6 @@ def _format(session: dict[str, Any], direction: Literal["input", "output"]) -> A
     if fmt.type == "audio/pcm" and fmt.rate not in (None, PCM_RATE):
         raise SessionConfigError(
             f"Invalid 'rate': {fmt.rate}. Supported values are: {PCM_RATE}.", param=f"{param}.rate"
-        )
-    if fmt.type == "audio/pcma":
-        raise SessionConfigError(
-            "audio/pcma is not supported by this emulator; use audio/pcm or audio/pcmu.",
-            code="unsupported_format",
-            param=f"{param}.type",
         )
     return fmt
 

@@ -17,6 +17,8 @@ from switchboard.sim.twilio_rest.webhooks import Delivery, StatusCallbacks
 Direction = Literal["outbound-api", "inbound"]
 FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 LIVE_STATUSES = frozenset({"queued", "initiated", "ringing", "in-progress"})
+MACHINE_DETECTION_MS = 2500
+"""How long the emulated answering-machine detection takes to decide (reported, not waited)."""
 SIP_CODE = {"completed": "200", "busy": "486", "no-answer": "487", "canceled": "487", "failed": "500"}
 
 
@@ -48,6 +50,7 @@ class CallOptions:
     timeout_s: int = 60
     time_limit_s: int = 4 * 3600
     machine_detection: str = ""
+    async_amd: bool = False
 
 
 @dataclass(slots=True)
@@ -226,6 +229,16 @@ class EmulatedCall:
             params["Duration"] = str(-(-(self.duration_s or 0) // 60))
             params["SipResponseCode"] = SIP_CODE[self.status]
         return params
+
+    def amd_params(self) -> dict[str, str]:
+        """What machine detection adds to the request for the call's `Url` once it is answered.
+
+        With `MachineDetection` on and `AsyncAmd` off, Twilio waits for the verdict and passes `AnsweredBy` to
+        the `Url`; with `AsyncAmd=true` the `Url` is fetched at once, without it.
+        """
+        if not self.options.machine_detection or self.options.async_amd or self.answered_by is None:
+            return {}
+        return {"AnsweredBy": self.answered_by, "MachineDetectionDuration": str(MACHINE_DETECTION_MS)}
 
     def resource(self) -> dict[str, Any]:
         """The Call resource JSON, as `GET /Calls/{Sid}.json` returns it."""

@@ -142,7 +142,7 @@ class CallRunner:
         if call.options.twiml:
             verbs = self._parse(call.options.twiml)
         else:
-            verbs = await self._fetch(call.options.url, call.options.method)
+            verbs = await self._fetch(call.options.url, call.options.method, call.amd_params())
         await self._converse(verbs)
 
     async def _inbound(self) -> None:

@@ -313,6 +313,7 @@ class TwilioRestEmulator:
             timeout_s=int(params.get("Timeout", "60")),
             time_limit_s=int(params.get("TimeLimit", str(4 * 3600))),
             machine_detection=params.get("MachineDetection", ""),
+            async_amd=params.get("AsyncAmd", "").lower() == "true",
         )
         call = self._new_call(
             direction="outbound-api",
@@ -337,13 +338,16 @@ class TwilioRestEmulator:
         if (error := self._check(request, "list")) is not None:
             return self._error(error)
         wanted = {key: request.query[key] for key in ("To", "From", "Status") if key in request.query}
-        page_size = int(request.query.get("PageSize", "50"))
-        calls = [
-            call.resource()
-            for call in reversed(self.calls.values())
-            if all(call.resource()[key.lower()] == value for key, value in wanted.items())
-        ][:page_size]
-        return web.json_response(resources.calls_page(self.account_sid, calls, page_size))
+        try:
+            query = resources.PageQuery.parse(request.query)
+        except ValueError as e:
+            return self._error(ApiError(400, 20001, str(e)))
+        matching = [
+            resource
+            for resource in (call.resource() for call in reversed(self.calls.values()))
+            if all(resource[key.lower()] == value for key, value in wanted.items())
+        ]
+        return web.json_response(resources.calls_page(self.account_sid, matching, query, filters=wanted))
 
     async def _update(self, request: web.Request) -> web.Response:
         if (error := self._check(request, "update")) is not None:
