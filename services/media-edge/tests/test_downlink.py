@@ -10,6 +10,7 @@ from switchboard.common.bus.messages import Playout
 from switchboard.common.runtime.metrics import new_registry
 from switchboard.media_edge.downlink import Downlink, PacingOptions
 from switchboard.media_edge.metrics import EdgeMetrics
+from switchboard.media_edge.playback import TwilioPlayback
 from switchboard.media_edge.twilio import OutboundEncoder
 
 from .conftest import wait_for
@@ -46,13 +47,20 @@ class FakeTwilio:
 
 def make(twilio: FakeTwilio, **options: float) -> Downlink:
     return Downlink(
-        encoder=OutboundEncoder("MZ1"),
-        send=twilio.send,
+        playback=TwilioPlayback(OutboundEncoder("MZ1"), twilio.send),
         report=twilio.report,
         metrics=EdgeMetrics(new_registry()),
         options=PacingOptions(**options),
         started_at=time.monotonic(),
     )
+
+
+async def echo(downlink: Downlink, mark: str) -> None:
+    """Twilio echoed `mark`."""
+    playback = downlink.playback
+    assert isinstance(playback, TwilioPlayback)
+    now = time.monotonic()
+    await downlink.on_confirmed(playback.echoed(mark, now), now)
 
 
 def frame(generation: int, index: int, fill: int = 0x55) -> AudioFrame:
@@ -114,7 +122,7 @@ async def test_echoes_that_a_clear_causes_do_not_count_as_played() -> None:
     marks = twilio.marks()
     await downlink.clear(1, time.perf_counter())
     for name in marks:  # what Twilio does on clear: every pending mark echoed at once
-        await downlink.on_echo(name, time.monotonic())
+        await echo(downlink, name)
     final = [report for report in twilio.reports if report.final]
     assert len(final) == 1 and final[0].played_ms < 20
     await downlink.close()
@@ -127,7 +135,7 @@ async def test_echoes_report_progress_and_a_finished_generation_gets_a_final_rep
     for index in range(5):
         await downlink.on_frame(frame(1, index))
     for name in twilio.marks():
-        await downlink.on_echo(name, time.monotonic())
+        await echo(downlink, name)
     await wait_for(lambda: any(r.final for r in twilio.reports), 2.0)
     assert twilio.reports[-1] == Playout(
         generation=1, played_ms=100, final=True, ts_ns=twilio.reports[-1].ts_ns

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from switchboard.common.audio.agent_audio import Verdict
 from switchboard.common.audio.conversion import PerGeneration, conversion
 from switchboard.common.bus.formats import AudioFormat
 
@@ -19,11 +20,13 @@ def _fresh(payload: bytes) -> bytes:
 def test_each_generation_starts_with_a_fresh_filter_and_stragglers_are_refused() -> None:
     first, second = _answer(0.2, 1), _answer(0.3, 2)
     answers = PerGeneration(conversion(AudioFormat.PCM24K, AudioFormat.PCMU8K))
-    assert answers.admit(1)
+    assert answers.admit(1) is Verdict.NEW
     assert answers.process(first) == _fresh(first)
-    assert answers.admit(2)
+    assert answers.admit(2) is Verdict.NEW
     assert answers.process(second) == _fresh(second), "the new answer did not start from a fresh filter"
-    assert not answers.admit(1), "a straggler of an older answer would disturb the filter"
-    assert answers.admit(2)
+    assert answers.admit(1) is Verdict.STALE, "a straggler of an older answer would disturb the filter"
+    assert answers.admit(2) is Verdict.PLAY
+    assert answers.clear(2)
+    assert answers.admit(2) is Verdict.CLEARED
     with pytest.raises(ValueError, match="even number of bytes"):
         answers.process(b"\x00\x01\x02")

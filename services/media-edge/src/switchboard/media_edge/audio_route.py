@@ -32,14 +32,21 @@ class AudioRoute:
 
     def describe(self) -> str:
         """For the log: where the audio is converted."""
+        if self.inbound is None and not self.transcoder and self.in_format is not AudioFormat.PCMU8K:
+            return f"in the agent's formats: in {self.in_format}, out {self.out_format}"
         if self.inbound is not None:
             return f"converted here: in pcmu8k>{self.in_format}, out {self.out_format}>pcmu8k"
         return "converted by a transcoder" if self.transcoder else "no conversion"
 
 
-def audio_route(request: AttachRequest, *, inline: bool) -> AudioRoute:
-    """The route of a call: converted here when `inline` and the agent's formats allow, else on the bus."""
+def audio_route(request: AttachRequest, *, inline: bool, native: bool = False) -> AudioRoute:
+    """The route of a call: converted here when `inline` and the agent's formats allow, else on the bus.
+
+    A `native` leg (LiveKit) takes and gives audio in the agent's own formats: nothing to convert.
+    """
     agent_in, agent_out = request.agent_in_format, request.agent_out_format
+    if native:
+        return AudioRoute(agent_in, agent_out, transcoder=False)
     caller = request.caller_format
     if inline and caller is AudioFormat.PCMU8K and agent_in in INLINE_FORMATS and agent_out in INLINE_FORMATS:
         return AudioRoute(

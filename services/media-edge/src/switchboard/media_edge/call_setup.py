@@ -1,4 +1,4 @@
-"""Taking a stream's call: the stream token, the call record and its profile, then the transcoder and the agent."""
+"""Taking a leg's call: the stream token, the call record and its profile, then the transcoder and the agent."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from switchboard.common.calls.store import CallStore
 from switchboard.common.errors import SwitchboardError
 from switchboard.common.profiles import PROVIDER_AUDIO, Profile, ProfileStore
 from switchboard.common.security.stream_token import verify_stream_token
+from switchboard.media_edge.leg import LegIds
 from switchboard.media_edge.metrics import EdgeMetrics
 
 logger = logging.getLogger(__name__)
@@ -47,62 +48,62 @@ def call_id_from(parameters: Mapping[str, str], secret: str) -> str:
     return call_id
 
 
-@dataclass(frozen=True, slots=True)
-class StreamIds:
-    """Twilio's ids of the stream and its call."""
-
-    stream_sid: str
-    call_sid: str
-
-
 async def claim_call(
-    calls: CallStore, profiles: ProfileStore, call_id: str, ids: StreamIds
+    calls: CallStore, profiles: ProfileStore, call_id: str, ids: LegIds, transport: str = "twilio"
 ) -> tuple[CallRecord, Profile]:
-    """Check the call record and its profile, and write the stream's ids into the record (compare-and-set).
+    """Check the call record and its profile, and write the leg's ids into the record (compare-and-set).
 
-    Refuses a call without a record, one that is over or on another transport, a second stream for a call that
-    already has one (a replayed token), and a stream whose call SID is not the call's.
+    Refuses a call without a record, one that is over or on another transport, a second leg for a call that
+    already has one (a replayed token), and a leg whose provider call id is not the call's.
     """
     record = await calls.find(call_id)
     if record is None:
         raise Refusal("no_record", f"no record for call {call_id}")
-    _check(record, ids)
+    _check(record, ids, transport)
     try:
         profile, _ = await profiles.get(record.profile)
     except SwitchboardError as exc:
         raise Refusal("no_profile", exc.message) from exc
 
     def change(current: CallRecord) -> CallRecord | None:
-        _check(current, ids)
-        if current.stream_id == ids.stream_sid and current.provider_call_id == (
-            ids.call_sid or current.provider_call_id
+        _check(current, ids, transport)
+        if current.stream_id == ids.stream_id and current.provider_call_id == (
+            ids.provider_call_id or current.provider_call_id
         ):
             return None
-        current.stream_id = ids.stream_sid
-        current.provider_call_id = current.provider_call_id or ids.call_sid
+        current.stream_id = ids.stream_id
+        current.provider_call_id = current.provider_call_id or ids.provider_call_id
         return current
 
     return await calls.update(call_id, change), profile
 
 
-def _check(record: CallRecord, ids: StreamIds) -> None:
+def _check(record: CallRecord, ids: LegIds, transport: str) -> None:
     if record.status.final:
         raise Refusal("call_over", f"the call is {record.status.value}")
-    if record.transport != "twilio":
+    if record.transport != transport:
         raise Refusal("wrong_transport", f"the call uses {record.transport}")
-    if record.stream_id and record.stream_id != ids.stream_sid:
+    if record.stream_id and record.stream_id != ids.stream_id:
         raise Refusal("stream_exists", "the call already has a media stream")
-    if record.provider_call_id and ids.call_sid and record.provider_call_id != ids.call_sid:
-        raise Refusal("call_sid_mismatch", "the stream belongs to another Twilio call")
+    if record.provider_call_id and ids.provider_call_id and record.provider_call_id != ids.provider_call_id:
+        raise Refusal("call_sid_mismatch", f"the leg belongs to another {transport} call")
 
 
-def attach_request(call_id: str, profile: Profile, requester: str) -> AttachRequest:
-    """What the edge asks of the transcoder and the agent: the caller's format and the provider's."""
+def attach_request(
+    call_id: str,
+    profile: Profile,
+    requester: str,
+    caller_formats: tuple[AudioFormat, AudioFormat] | None = None,
+) -> AttachRequest:
+    """What the edge asks of the transcoder and the agent: the caller's format and the provider's.
+
+    A leg that speaks the agent's formats (`caller_formats`) is announced in the agent's input format.
+    """
     agent_in, agent_out = PROVIDER_AUDIO[profile.provider]
     return AttachRequest(
         call_id=call_id,
         profile=profile.name,
-        caller_format=CALLER_FORMAT,
+        caller_format=CALLER_FORMAT if caller_formats is None else caller_formats[0],
         agent_in_format=agent_in,
         agent_out_format=agent_out,
         requester=requester,

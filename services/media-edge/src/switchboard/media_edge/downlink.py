@@ -1,22 +1,22 @@
-"""Agent audio to the phone: generations, pacing a bounded lead ahead of real time, marks, clears, playout reports.
+"""Agent audio to the phone: generations, pacing a bounded lead ahead of real time, flushes, playout reports.
 
-Frames of `audio.out.pcmu8k` are queued per stream and sent to Twilio in chunks, each followed by a mark, so
-that Twilio holds about `lead` of audio beyond what is playing: enough to ride out jitter, little enough that a
-barge-in has almost nothing to throw away. A frame that arrives while the lead is short goes out at once from the
-subscription's own task; a backlog (an agent publishes faster than real time) is sent by the stream's pacing
-task as the lead runs down.
+The same for every transport: how audio reaches the phone, is flushed, and is known to have played is the
+call's `Playback` (Twilio: media and marks; LiveKit: an `AudioSource`). Frames are queued per call and sent in
+chunks so that the phone holds about `lead` of audio beyond what is playing: enough to ride out jitter, little
+enough that a barge-in has almost nothing to throw away. A frame that arrives while the lead is short goes out at
+once from the subscription's own task; a backlog (an agent publishes faster than real time) is sent by the call's
+pacing task as the lead runs down.
 
-Generations: frames of a generation at or below the last `ctl.clear` are dropped, as are stragglers of a
-generation older than the newest one seen. The agent learns what the caller really heard through `ctl.playout`:
-every `report_interval` while a generation plays (confirmed by mark echoes), then once more with `final` set when
-it is cleared (the position at the clear), when it has played to its end and nothing more came for
-`end_idle`, or when the stream ends.
+Generations: whether a frame plays is `AgentAudioGate`'s verdict (cleared and stale frames are dropped); an
+admitted frame is converted to the phone's format first when the edge converts. The agent learns what the caller
+really heard through `ctl.playout`: every `report_interval` while a generation plays (as the playback confirms
+it), then once more with `final` set when it is cleared (the position at the clear), when it has played to its
+end and nothing more came for `end_idle`, or when the call ends.
 """
 
 from __future__ import annotations
 
 import asyncio
-import binascii
 import contextlib
 import logging
 import math
@@ -25,11 +25,14 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from switchboard.common.audio.agent_audio import Verdict
+from switchboard.common.audio.conversion import PerGeneration
 from switchboard.common.bus.frames import AudioFrame
 from switchboard.common.bus.messages import Playout
+from switchboard.common.runtime.logs import EveryNth
 from switchboard.media_edge.metrics import EdgeMetrics
-from switchboard.media_edge.playout import RATE, SAMPLES_PER_MS, PlayoutLedger, SentChunk
-from switchboard.media_edge.twilio import OutboundEncoder
+from switchboard.media_edge.playback import Playback, StreamClosed
+from switchboard.media_edge.playout import SentChunk
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +43,7 @@ _RECHECK_S = 0.02
 _ECHO_GRACE_S = 0.02
 
 
-class StreamClosed(Exception):
-    """The socket to Twilio is gone: nothing more can be sent."""
+__all__ = ["Downlink", "PacingOptions", "StreamClosed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,34 +68,37 @@ class _Generation:
 
 
 class Downlink:
-    """One stream's agent audio on its way to Twilio."""
+    """One call's agent audio on its way to the phone."""
 
     def __init__(
         self,
         *,
-        encoder: OutboundEncoder,
-        send: Callable[[str], Awaitable[None]],
+        playback: Playback,
         report: Callable[[Playout], Awaitable[None]],
         metrics: EdgeMetrics,
         options: PacingOptions,
         started_at: float,
+        answers: PerGeneration | None = None,
         clock: Clock = time.monotonic,
     ) -> None:
-        self._encoder = encoder
-        self._send = send
+        self.playback = playback
+        self.playhead = playback.playhead
         self._report = report
         self._metrics = metrics
         self._clock = clock
         self._started_at = started_at
+        self._rate = rate = playback.rate
+        self._width = playback.sample_width
+        self._per_ms = rate / 1000
         self._lead = options.lead_s
-        self._min_chunk = max(1, round(options.min_chunk_s * RATE))
-        self._report_every = max(1, round(options.report_interval_s * RATE))
+        self._min_chunk = max(1, round(options.min_chunk_s * rate))
+        self._report_every = max(1, round(options.report_interval_s * rate))
         self._end_idle = options.end_idle_s
-        self.ledger = PlayoutLedger()
+        self.answers = answers if answers is not None else PerGeneration(None)
+        self._gate = self.answers.gate
+        self._bad_payload_log = EveryNth(100)
         self._queue: deque[tuple[int, bytes]] = deque()
         self._gens: dict[int, _Generation] = {}
-        self._current = -1
-        self._cleared = -1
         self._last_final = -1
         self._serial = 0
         self._writing = False
@@ -103,37 +108,57 @@ class Downlink:
 
     @property
     def highest_generation(self) -> int:
-        """The newest generation of agent audio seen or cleared on this stream (-1 before any)."""
-        return max(self._current, self._cleared)
+        """The newest generation of agent audio seen or cleared on this call (-1 before any)."""
+        return self._gate.highest
+
+    @property
+    def _current(self) -> int:
+        return self._gate.newest
+
+    @property
+    def _cleared(self) -> int:
+        return self._gate.cleared
 
     # --- from the bus -----------------------------------------------------------------------------
 
     async def on_frame(self, frame: AudioFrame) -> None:
-        """Admit a frame of agent audio and send what the lead allows."""
+        """Admit a frame of agent audio, convert it when the edge converts, and send what the lead allows."""
         self._metrics.frames_out.inc()
         if self._closed:
             return
         generation = frame.generation
-        if generation <= self._cleared:
+        verdict = self.answers.admit(generation)
+        if verdict is Verdict.CLEARED:
             self._metrics.dropped_cleared.inc()
             return
-        if generation < self._current:
+        if verdict is Verdict.STALE:
             self._metrics.dropped_stale.inc()
             return
         now = self._clock()
-        if generation > self._current:
-            self._current = generation
+        if verdict is Verdict.NEW:
             self._gens[generation] = _Generation()
         state = self._gens[generation]
         state.last_frame_at = now
         state.final = False
         if not frame.payload:
             return
+        try:
+            payload = self.answers.process(frame.payload)
+        except ValueError as exc:
+            self._metrics.dropped.labels("bad_payload").inc()
+            if self._bad_payload_log():
+                logger.warning("dropped agent audio that is not PCM16: %s", exc)
+            return
+        if len(payload) % self._width:
+            self._metrics.dropped.labels("bad_payload").inc()
+            return
+        if not payload:
+            return
         backlog = bool(self._queue)
-        if state.frames and not backlog and self.ledger.lead(now) == 0.0:
+        if state.frames and not backlog and self.playhead.lead(now) == 0.0:
             self._metrics.late_out.inc()
         state.frames += 1
-        self._queue.append((generation, frame.payload))
+        self._queue.append((generation, payload))
         if backlog or self._writing:
             self._kick.set()
             return
@@ -142,21 +167,21 @@ class Downlink:
             self._kick.set()
 
     async def clear(self, generation: int, received_at: float, *, created_ns: int = 0) -> None:
-        """Barge-in: clear Twilio's buffer at once, drop `generation` and older, report what was heard.
+        """Barge-in: flush the phone's buffer at once, drop `generation` and older, report what was heard.
 
         `received_at` is the `time.perf_counter()` at which the clear reached the edge, `created_ns` the wall
         clock at which the agent created it.
         """
-        if generation <= self._cleared or self._closed:
+        if self._closed or not self.answers.clear(generation):
             return
-        self._cleared = generation
         now = self._clock()
-        must_clear = self.ledger.has_pending_upto(generation)
-        played = {g: self.ledger.played(g, now) for g in self._gens if g <= generation}
-        resend = self.ledger.clear(generation, now) if must_clear else []
+        playhead = self.playhead
+        must_clear = playhead.has_pending_upto(generation)
+        played = {g: playhead.played(g, now) for g in self._gens if g <= generation}
+        resend = playhead.clear(generation, now) if must_clear else []
         if must_clear:
             try:
-                await self._send(self._encoder.clear())
+                await self.playback.flush()
             except StreamClosed:
                 self._closed = True
             else:
@@ -169,7 +194,7 @@ class Downlink:
             self._gens[chunk.generation].sent -= chunk.samples
         for g in sorted(played):
             state = self._gens.pop(g)
-            self.ledger.forget(g)
+            playhead.forget(g)
             if not state.final:
                 await self._publish(g, played[g], final=True)
         if generation not in played and generation > self._last_final:
@@ -178,11 +203,13 @@ class Downlink:
             await self._pump(self._clock())  # a newer generation goes on at once
         self._kick.set()
 
-    # --- from Twilio ------------------------------------------------------------------------------
+    # --- from the phone ---------------------------------------------------------------------------
 
-    async def on_echo(self, mark: str, now: float) -> None:
-        """Twilio echoed a mark: confirm what played, and tell the agent every `report_interval`."""
-        chunk = self.ledger.echoed(mark, now)
+    async def on_confirmed(self, chunk: SentChunk | None, now: float) -> None:
+        """The phone confirmed `chunk` played (None: a confirmation of nothing pending, e.g. after a flush).
+
+        Tells the agent every `report_interval`.
+        """
         if chunk is None:
             self._metrics.echoes_ignored.inc()
             return
@@ -205,6 +232,9 @@ class Downlink:
             self._kick.clear()
             if self._queue and not self._writing:
                 await self._pump(self._clock())
+            settled = self.playhead.settle(self._clock())
+            if settled is not None:
+                await self.on_confirmed(settled, self._clock())
             await self._finish_generations(self._clock())
             if self._kick.is_set():
                 continue
@@ -226,7 +256,7 @@ class Downlink:
         for g, state in sorted(self._gens.items()):
             if not state.final:
                 state.final = True
-                await self._publish(g, self.ledger.played(g, now), final=True)
+                await self._publish(g, self.playhead.played(g, now), final=True)
         self._queue.clear()
 
     def _next_wake(self, now: float) -> float | None:
@@ -234,11 +264,11 @@ class Downlink:
         waits: list[float] = []
         if self._queue:
             # The next chunk is due when the lead runs down; blocked on a slow socket, look again later.
-            waits.append(_RECHECK_S if self._writing else self.ledger.play_end - self._lead - now)
+            waits.append(_RECHECK_S if self._writing else self.playhead.play_end - self._lead - now)
         for g, state in self._gens.items():
             if state.final:
                 continue
-            due = self.ledger.play_end + _ECHO_GRACE_S
+            due = self.playhead.play_end + _ECHO_GRACE_S
             if g == self._current:
                 due = max(due, state.last_frame_at + self._end_idle)
             # Past due means echoes are late: poll for them rather than spin.
@@ -250,10 +280,10 @@ class Downlink:
         self._writing = True
         try:
             while self._queue and not self._closed:
-                lead = self.ledger.lead(now)
+                lead = self.playhead.lead(now)
                 if lead >= self._lead:
                     break
-                need = max(self._min_chunk, math.ceil((self._lead - lead) * RATE))
+                need = max(self._min_chunk, math.ceil((self._lead - lead) * self._rate)) * self._width
                 generation, payload = self._take(need)
                 await self._send_chunk(generation, payload, now)
                 now = self._clock()
@@ -263,7 +293,7 @@ class Downlink:
             self._writing = False
 
     def _take(self, need: int) -> tuple[int, bytes]:
-        """Up to `need` samples from the head of the queue, all of one generation."""
+        """Up to `need` bytes (whole samples) from the head of the queue, all of one generation."""
         queue = self._queue
         generation, payload = queue.popleft()
         if len(payload) > need:
@@ -284,17 +314,18 @@ class Downlink:
     async def _send_chunk(self, generation: int, payload: bytes, now: float) -> None:
         state = self._gens[generation]
         start = state.sent
-        state.sent = end = start + len(payload)
+        state.sent = end = start + len(payload) // self._width
         self._serial += 1
-        mark = f"{generation}:{end // SAMPLES_PER_MS}:{self._serial}"
-        self.ledger.sent(SentChunk(mark, generation, start, end, payload, now), now)
-        await self._send(self._encoder.media(binascii.b2a_base64(payload, newline=False).decode("ascii")))
+        mark = f"{generation}:{int(end / self._per_ms)}:{self._serial}"
+        chunk = SentChunk(mark, generation, start, end, payload, now)
+        self.playhead.sent(chunk, now)
+        await self.playback.write(chunk)
         self._metrics.media_out.inc()
         if generation <= self._cleared:
             return  # cleared while the media was being written: its mark would be echoed as if played
-        await self._send(self._encoder.mark(mark))
+        await self.playback.confirm(chunk)
         self._metrics.marks_out.inc()
-        self._metrics.pacing_lead.observe(self.ledger.lead(now))
+        self._metrics.pacing_lead.observe(self.playhead.lead(now))
         if not self._first_sent:
             self._first_sent = True
             self._metrics.first_audio.observe(max(0.0, now - self._started_at))
@@ -312,7 +343,7 @@ class Downlink:
 
     async def _finish_generations(self, now: float) -> None:
         for g, state in list(self._gens.items()):
-            if state.final or self._queued_upto(g) or self.ledger.has_pending(g):
+            if state.final or self._queued_upto(g) or self.playhead.has_pending(g):
                 continue
             superseded = g < self._current
             if superseded or now - state.last_frame_at >= self._end_idle:
@@ -320,14 +351,14 @@ class Downlink:
                 await self._publish(g, state.sent, final=True)
                 if superseded:
                     del self._gens[g]
-                    self.ledger.forget(g)
+                    self.playhead.forget(g)
 
     async def _publish(self, generation: int, samples: int, *, final: bool) -> None:
         if final:
             self._last_final = max(self._last_final, generation)
         try:
             await self._report(
-                Playout(generation=generation, played_ms=samples // SAMPLES_PER_MS, final=final)
+                Playout(generation=generation, played_ms=int(samples / self._per_ms), final=final)
             )
         except Exception:
             logger.exception("could not publish a playout report")

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from switchboard.common.bus.client import Bus
 from switchboard.common.calls.store import CallStore
@@ -14,16 +13,14 @@ from switchboard.common.profiles import ProfileStore
 from switchboard.common.runtime.ops_http import Health
 from switchboard.common.security.twilio_signature import is_valid_signature
 from switchboard.media_edge.downlink import PacingOptions
+from switchboard.media_edge.leg import CLOSE_GOING_AWAY, ServedLeg
 from switchboard.media_edge.metrics import EdgeMetrics
 from switchboard.media_edge.settings import MediaEdgeSettings
 from switchboard.media_edge.twilio import InboundDecoder
 
-if TYPE_CHECKING:
-    from switchboard.media_edge.session import MediaSession
-
 logger = logging.getLogger(__name__)
 
-CLOSE_GOING_AWAY = 1001
+__all__ = ["CLOSE_GOING_AWAY", "DrainResult", "MediaEdge", "UpgradeRefusal"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +75,7 @@ class MediaEdge:
             end_idle_s=settings.generation_end_idle_ms / 1000,
         )
         self.decoder = InboundDecoder()
-        self.sessions: set[MediaSession] = set()
+        self.sessions: set[ServedLeg] = set()
         self.draining = False
         self._idle = asyncio.Event()
         self._idle.set()
@@ -101,7 +98,7 @@ class MediaEdge:
 
     # --- streams ---------------------------------------------------------------------------------
 
-    async def serve(self, session: MediaSession) -> None:
+    async def serve(self, session: ServedLeg) -> None:
         """Run one accepted stream to its end, counted among the active ones meanwhile."""
         self.sessions.add(session)
         self._idle.clear()
@@ -132,7 +129,7 @@ class MediaEdge:
         self.health.draining = True
         started = time.monotonic()
         at_start = len(self.sessions)
-        left: list[MediaSession] = []
+        left: list[ServedLeg] = []
         try:
             await asyncio.wait_for(self._idle.wait(), timeout=deadline_s)
         except TimeoutError:

@@ -8,7 +8,7 @@ echo and its own sending, and plays in real time; the estimate never goes beyond
 A `clear` ends the bookkeeping of every pending chunk: Twilio echoes the pending marks at once when it clears its
 buffer, and those echoes do not mean "played", so they must find nothing left to confirm.
 
-Audio is μ-law at 8 kHz: one byte is one sample, and positions are counted in samples of a generation.
+Audio is μ-law at 8 kHz by default (one byte is one sample); positions are counted in samples of a generation.
 """
 
 from __future__ import annotations
@@ -42,9 +42,10 @@ class SentChunk:
 class PlayoutLedger:
     """The chunks whose marks Twilio has not echoed yet, and the confirmed position of each generation."""
 
-    __slots__ = ("_anchor", "_confirmed", "_pending", "_play_end")
+    __slots__ = ("_anchor", "_confirmed", "_pending", "_play_end", "rate")
 
-    def __init__(self) -> None:
+    def __init__(self, rate: int = RATE) -> None:
+        self.rate = rate
         self._pending: deque[SentChunk] = deque()
         self._confirmed: dict[int, int] = {}
         self._anchor = -math.inf
@@ -54,7 +55,7 @@ class PlayoutLedger:
 
     def sent(self, chunk: SentChunk, now: float) -> None:
         """`chunk` and its mark were handed to the socket at `now`."""
-        self._play_end = max(self._play_end, now) + chunk.samples / RATE
+        self._play_end = max(self._play_end, now) + chunk.samples / self.rate
         chunk.expected_end = self._play_end
         self._pending.append(chunk)
 
@@ -74,7 +75,7 @@ class PlayoutLedger:
                 break
         self._anchor = now
         # Re-anchor the playout clock on what Twilio reports: what is still pending plays from now on.
-        self._play_end = now + sum(c.samples for c in pending) / RATE
+        self._play_end = now + sum(c.samples for c in pending) / self.rate
         return chunk
 
     def clear(self, upto_generation: int, now: float) -> list[SentChunk]:
@@ -87,6 +88,10 @@ class PlayoutLedger:
         self._pending.clear()
         self._play_end = now
         return newer
+
+    def settle(self, now: float) -> SentChunk | None:
+        """Nothing is confirmed without an echo."""
+        return None
 
     def forget(self, generation: int) -> None:
         """The generation is over: drop its confirmed position."""
@@ -128,12 +133,12 @@ class PlayoutLedger:
             start = max(cursor, chunk.sent_at)
             if now <= start:
                 break
-            elapsed = int((now - start) * RATE + 1e-6)
+            elapsed = int((now - start) * self.rate + 1e-6)
             if elapsed < chunk.samples:
                 if chunk.generation == generation:
                     played = chunk.start + elapsed
                 break
             if chunk.generation == generation:
                 played = chunk.end
-            cursor = start + chunk.samples / RATE
+            cursor = start + chunk.samples / self.rate
         return played

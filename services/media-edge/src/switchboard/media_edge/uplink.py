@@ -81,6 +81,10 @@ class Uplink:
         if not payload:
             self._malformed("empty_payload", "media without audio")
             return
+        await self.on_audio(payload, chunk, timestamp, received_ns)
+
+    async def on_audio(self, payload: bytes, chunk: int, timestamp: int, received_ns: int) -> None:
+        """Caller audio of any leg: `chunk` numbers it from 1, `timestamp` is its ms since the leg started."""
         metrics = self._metrics
         metrics.media_in.inc()
         last = self._last_chunk

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from switchboard.common.audio.agent_audio import Verdict
 from switchboard.common.audio.conversion import Conversion, PerGeneration, conversion
 from switchboard.common.bus import subjects
 from switchboard.common.bus.attach import AttachRequest
@@ -63,12 +64,11 @@ class CallTranscoder:
         self._conversions: dict[Direction, Conversion] = {
             r.direction: conversion(r.src, r.dst) for r in routes
         }
-        self._answers: PerGeneration | None = None
+        # Every agent frame is judged by the one gate, converted or not.
+        self._answers = PerGeneration(self._conversions.get(Direction.OUT))
         if Direction.OUT in self._conversions:
-            self._answers = PerGeneration(self._conversions[Direction.OUT])
             self._conversions[Direction.OUT] = self._answers
         self._subscriptions: list[Subscription] = []
-        self.cleared_generation = -1
         self.last_activity = time.monotonic()
         self.ended = False
         self._bad_payload_log = EveryNth(100)
@@ -96,8 +96,8 @@ class CallTranscoder:
                 logger.debug("unsubscribe failed", exc_info=True)
 
     async def _on_clear(self, message: Control) -> None:
-        if isinstance(message, Clear) and message.generation > self.cleared_generation:
-            self.cleared_generation = message.generation
+        if isinstance(message, Clear):
+            self._answers.clear(message.generation)
 
     async def _on_end(self, _event: Event) -> None:
         self.ended = True
@@ -149,12 +149,16 @@ class CallTranscoder:
 
         return on_frame
 
+    @property
+    def cleared_generation(self) -> int:
+        """The last generation a `ctl.clear` dropped (-1 before any)."""
+        return self._answers.gate.cleared
+
     def _admit_agent_frame(self, frame: AudioFrame) -> bool:
-        if frame.generation <= self.cleared_generation:
-            self._metrics.dropped.labels("cleared").inc()
-            return False
-        assert self._answers is not None  # agent frames arrive only on the outbound route
-        if not self._answers.admit(frame.generation):
-            self._metrics.dropped.labels("stale_generation").inc()
+        result = self._answers.admit(frame.generation)
+        if not result.admitted:
+            self._metrics.dropped.labels(
+                "stale_generation" if result is Verdict.STALE else result.value
+            ).inc()
             return False
         return True

@@ -10,6 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
+from switchboard.common.audio.agent_audio import AgentAudioGate, Verdict
 from switchboard.common.audio.convert import PcmToUlaw, UlawToPcm
 from switchboard.common.audio.resample import StreamResampler
 from switchboard.common.bus.formats import AudioFormat
@@ -56,33 +57,41 @@ def conversion(src: AudioFormat, dst: AudioFormat) -> Conversion:
 
 
 class PerGeneration:
-    """Agent audio converted answer by answer: a newer generation starts the filter fresh.
+    """Agent audio judged and converted answer by answer: a newer generation starts the filter fresh.
 
-    Each answer's first sample has nothing to do with the last one of the answer before it. A frame of a
-    generation older than the newest one seen is a straggler: `admit` refuses it, so converting it cannot
-    disturb the filter of the answer being played.
+    Each answer's first sample has nothing to do with the last one of the answer before it. Whether a frame
+    plays at all is `AgentAudioGate`'s verdict: a cleared or stale frame is refused before it is converted, so
+    it cannot disturb the filter of the answer being played. Without a conversion the audio passes as it is.
     """
 
-    __slots__ = ("_conversion", "generation")
+    __slots__ = ("_conversion", "gate")
 
-    def __init__(self, conversion: Conversion) -> None:
+    def __init__(self, conversion: Conversion | None, gate: AgentAudioGate | None = None) -> None:
         self._conversion = conversion
-        self.generation = -1
+        self.gate = gate or AgentAudioGate()
 
-    def admit(self, generation: int) -> bool:
-        """Whether a frame of `generation` may be converted (a newer one resets the filter)."""
-        if generation < self.generation:
-            return False
-        if generation > self.generation:
-            self.generation = generation
+    @property
+    def generation(self) -> int:
+        """The newest generation admitted (-1 before any)."""
+        return self.gate.newest
+
+    def admit(self, generation: int) -> Verdict:
+        """The verdict on a frame of `generation`; a newer one resets the filter."""
+        result = self.gate.admit(generation)
+        if result is Verdict.NEW and self._conversion is not None:
             self._conversion.reset()
-        return True
+        return result
+
+    def clear(self, generation: int) -> bool:
+        """A `ctl.clear` up to `generation`; False when it clears nothing new."""
+        return self.gate.clear(generation)
 
     def process(self, payload: bytes) -> bytes:
         """Convert the next payload of the admitted generation."""
-        return self._conversion.process(payload)
+        return payload if self._conversion is None else self._conversion.process(payload)
 
     def reset(self) -> None:
         """Forget the filter state and the generations seen."""
-        self.generation = -1
-        self._conversion.reset()
+        self.gate.reset()
+        if self._conversion is not None:
+            self._conversion.reset()
