@@ -2,6 +2,7 @@
 
 The HTTP routes, the Twilio webhooks and the bus control listener all come here, so an agent's `ctl.hangup`
 and an operator's `POST /v1/calls/{id}/hangup` take the same path (and the same number checks for transfers).
+What is done at the provider goes through the call's transport's `Telephony`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
 
 from switchboard.call_control import twiml
 from switchboard.call_control.metrics import CallControlMetrics
@@ -21,15 +21,15 @@ from switchboard.call_control.problems import ApiProblem
 from switchboard.call_control.schemas import CreateCall
 from switchboard.call_control.settings import CallControlSettings, StartConfig
 from switchboard.call_control.status import announce_end
-from switchboard.call_control.twilio_api import ProviderError, TwilioCalls
+from switchboard.call_control.telephony import DialRequest, Telephony, TwilioTelephony
+from switchboard.call_control.twilio_api import ProviderError
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.messages import CallCreated, CallTransferred, ErrorOccurred, StatusChanged
 from switchboard.common.bus.subjects import valid_token
-from switchboard.common.calls.record import CallRecord, CallStatus
+from switchboard.common.calls.record import CallRecord, CallStatus, Transport
 from switchboard.common.calls.store import CallStore, RecordConflict, RecordNotFound
 from switchboard.common.errors import ErrorCategory, SwitchboardError
 from switchboard.common.profiles import Profile, ProfileNotFound, ProfileStore
-from switchboard.common.security.stream_token import stream_token
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class PreparedCall:
     max_duration_s: int
     machine_detection: bool
     metadata: dict[str, str] = field(default_factory=dict)
+    transport: Transport = "twilio"
 
 
 def new_call_id() -> str:
@@ -63,16 +64,19 @@ class CallService:
         bus: Bus,
         store: CallStore,
         profiles: ProfileStore,
-        twilio: TwilioCalls,
+        twilio: TwilioTelephony,
         numbers: NumberPolicy,
         settings: CallControlSettings,
         config: StartConfig,
         metrics: CallControlMetrics,
+        others: tuple[Telephony, ...] = (),
     ) -> None:
         self.bus = bus
         self.store = store
         self._profiles = profiles
         self._twilio = twilio
+        self._telephony: dict[Transport, Telephony] = {twilio.transport: twilio}
+        self._telephony.update({telephony.transport: telephony for telephony in others})
         self.numbers = numbers
         self._settings = settings
         self._config = config
@@ -83,6 +87,7 @@ class CallService:
     async def prepare(self, request: CreateCall) -> PreparedCall:
         """Check the numbers and the profile; raises `ApiProblem` (422) naming what is wrong."""
         try:
+            self.telephony(request.transport)
             to = self.numbers.destination(request.to, "to")
             from_ = self.numbers.caller_id(request.from_ or self._settings.twilio_from_number, "from")
             profile, revision = await self._profile(request.profile)
@@ -97,17 +102,19 @@ class CallService:
             max_duration_s=request.max_duration_s or profile.max_duration_s,
             machine_detection=request.machine_detection,
             metadata=dict(request.metadata),
+            transport=request.transport,
         )
 
     async def place(self, prepared: PreparedCall, call_id: str) -> CallRecord:
-        """Write the record, announce it, and ask Twilio to dial.
+        """Write the record, announce it, and ask the call's provider to dial.
 
-        A Twilio failure marks the record `failed` and is raised as `ProviderError`.
+        A provider failure marks the record `failed` and is raised as `ProviderError`.
         """
+        telephony = self.telephony(prepared.transport)
         record = CallRecord(
             call_id=call_id,
             direction="outbound",
-            transport="twilio",
+            transport=prepared.transport,
             to_number=prepared.to,
             from_number=prepared.from_,
             profile=prepared.profile.name,
@@ -130,14 +137,15 @@ class CallService:
                 ),
                 msg_id=f"{call_id}:created",
             )
-            placed = await self._twilio.dial(
-                to=prepared.to,
-                from_=prepared.from_,
-                twiml=self.stream_twiml(call_id),
-                status_callback=self.status_callback_url(call_id),
-                ring_timeout_s=self._settings.ring_timeout_s,
-                time_limit_s=prepared.max_duration_s,
-                machine_detection=prepared.machine_detection,
+            placed = await telephony.dial(
+                DialRequest(
+                    call_id=call_id,
+                    to=prepared.to,
+                    from_=prepared.from_,
+                    ring_timeout_s=self._settings.ring_timeout_s,
+                    max_duration_s=prepared.max_duration_s,
+                    machine_detection=prepared.machine_detection,
+                )
             )
         except ProviderError as error:
             self._metrics.calls_created.labels("outbound", "provider_error").inc()
@@ -151,10 +159,10 @@ class CallService:
                 )
             raise
         self._metrics.calls_created.labels("outbound", "dialed").inc()
-        logger.info("dialed %s (%s)", prepared.to, placed.sid, extra={"call_id": call_id})
+        logger.info("dialed %s (%s)", prepared.to, placed.provider_call_id, extra={"call_id": call_id})
 
         def with_sid(current: CallRecord) -> CallRecord:
-            current.provider_call_id = placed.sid
+            current.provider_call_id = current.provider_call_id or placed.provider_call_id
             return current
 
         return await self.store.update(call_id, with_sid)
@@ -239,7 +247,7 @@ class CallService:
                 StatusChanged(status=CallStatus.RINGING.value, provider_status=params.get("CallStatus", "")),
                 msg_id=f"{call_id}:status:inbound:ringing",
             )
-        return self.stream_twiml(call_id)
+        return self._twilio.stream_twiml(call_id)
 
     # --- live calls ----------------------------------------------------------------------------------
 
@@ -256,7 +264,7 @@ class CallService:
         return record
 
     async def hang_up(self, call_id: str, reason: str, *, by: str) -> CallRecord:
-        """End a live call through Twilio; the `completed` callback then ends the record with `reason`."""
+        """End a live call through its provider; the provider's end report then ends the record with `reason`."""
         record = self._live(await self.get(call_id))
 
         def with_reason(current: CallRecord) -> CallRecord | None:
@@ -266,14 +274,14 @@ class CallService:
             return current
 
         record = await self.store.update(call_id, with_reason)
-        await self._twilio.hang_up(record.provider_call_id)
+        await self.telephony(record.transport).hang_up(record)
         logger.info("hung up by %s (%s)", by, reason, extra={"call_id": call_id})
         return record
 
     async def transfer(self, call_id: str, to: str, *, by: str) -> CallRecord:
         """Hand an answered call over to `to` (checked like any destination).
 
-        New TwiML with `<Dial>` ends the media stream; the call goes on with the person dialed.
+        The media leg ends; the call goes on with the person dialed.
         """
         destination = self.numbers.destination(to, "to")
         record = self._live(await self.get(call_id))
@@ -284,7 +292,7 @@ class CallService:
                 f"only an answered call can be transferred (this one is {record.status.value})",
                 category=ErrorCategory.CONFLICT,
             )
-        await self._twilio.redirect(record.provider_call_id, twiml.transfer(destination))
+        await self.telephony(record.transport).transfer(record, destination)
 
         def transferred(current: CallRecord) -> CallRecord:
             current.ended_reason = "transferred"
@@ -298,14 +306,16 @@ class CallService:
 
     # --- helpers -------------------------------------------------------------------------------------
 
-    def stream_twiml(self, call_id: str) -> str:
-        """``<Connect><Stream>`` to the media edge, with the call id and its stream token."""
-        token = stream_token(self._config.stream_secret, call_id)
-        return twiml.connect_stream(self._settings.media_stream_url, call_id, token)
-
-    def status_callback_url(self, call_id: str) -> str:
-        """Where Twilio reports the call's progress (the call id rides in the query string, which is signed)."""
-        return self._settings.webhook_url("/twilio/status") + "?" + urlencode({"call_id": call_id})
+    def telephony(self, transport: Transport) -> Telephony:
+        """The provider of `transport`; raises `ApiProblem` 422 when this call-control has none configured."""
+        telephony = self._telephony.get(transport)
+        if telephony is None:
+            raise ApiProblem(
+                422,
+                "transport_unavailable",
+                f"transport: {transport!r} is not configured on this call-control",
+            )
+        return telephony
 
     async def _profile(self, name: str) -> tuple[Profile, int]:
         try:

@@ -19,6 +19,7 @@ from switchboard.call_control.numbers import NumberPolicy
 from switchboard.call_control.profile_files import publish_profiles
 from switchboard.call_control.settings import CallControlSettings, StartConfig
 from switchboard.call_control.status import StatusTracker
+from switchboard.call_control.telephony import TwilioTelephony
 from switchboard.call_control.twilio_api import TwilioApiHttpClient, TwilioCalls
 from switchboard.call_control.webhooks import TwilioSignatures
 from switchboard.common.bus import subjects
@@ -70,7 +71,11 @@ async def running(
             bus=bus,
             store=store,
             profiles=profile_store,
-            twilio=TwilioCalls(settings.twilio_account_sid, config.twilio_auth_token, http, metrics),
+            twilio=TwilioTelephony(
+                TwilioCalls(settings.twilio_account_sid, config.twilio_auth_token, http, metrics),
+                settings,
+                config,
+            ),
             numbers=NumberPolicy(settings.allowed_countries),
             settings=settings,
             config=config,

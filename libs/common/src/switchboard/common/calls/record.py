@@ -9,6 +9,9 @@ import msgspec
 
 RECORD_SCHEMA_VERSION = 1
 
+Transport = Literal["twilio", "livekit"]
+"""How a call reaches the phone: Twilio Media Streams, or a LiveKit room's SIP participant."""
+
 
 class CallStatus(StrEnum):
     """Where a call is; the first five are live, the rest final."""
@@ -47,7 +50,7 @@ class CallRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     call_id: str
     direction: Literal["inbound", "outbound"]
-    transport: Literal["twilio", "livekit"] = "twilio"
+    transport: Transport = "twilio"
     to_number: str
     from_number: str
     profile: str
