@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from switchboard.common.audio.agent_audio import Verdict
-from switchboard.common.audio.conversion import PerGeneration, conversion
+from switchboard.common.audio.conversion import PerGeneration, conversion, supported_conversions, warm_up
 from switchboard.common.bus.formats import AudioFormat
 
 pytestmark = pytest.mark.unit
@@ -30,3 +30,30 @@ def test_each_generation_starts_with_a_fresh_filter_and_stragglers_are_refused()
     assert answers.admit(2) is Verdict.CLEARED
     with pytest.raises(ValueError, match="even number of bytes"):
         answers.process(b"\x00\x01\x02")
+
+
+def test_after_warm_up_a_call_compiles_nothing() -> None:
+    from switchboard.common.audio import _kernels
+
+    warm_up()
+    kernels = [
+        _kernels.interpolate_pcm,
+        _kernels.interpolate_ulaw,
+        _kernels.decimate_pcm,
+        _kernels.decimate_to_ulaw,
+    ]
+    compiled = [len(kernel.signatures) for kernel in kernels]
+    for src, dst in supported_conversions():
+        answers = PerGeneration(conversion(src, dst))
+        answers.admit(1)
+        for ms in (20, 100, 20):
+            assert len(answers.process(bytes(src.bytes_for_ms(ms)))) == dst.bytes_for_ms(ms)
+    assert [len(kernel.signatures) for kernel in kernels] == compiled, "a live conversion compiled a kernel"
+
+
+def test_every_conversion_of_the_platform_is_supported() -> None:
+    pairs = set(supported_conversions())
+    for rate in (AudioFormat.PCM16K, AudioFormat.PCM24K):
+        assert {(AudioFormat.PCMU8K, rate), (rate, AudioFormat.PCMU8K)} <= pairs
+    assert (AudioFormat.PCMU8K, AudioFormat.PCM48K) not in pairs
+    assert all(src is not dst for src, dst in pairs)

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 
+from switchboard.common.audio import warm_up
 from switchboard.common.bus import subjects
 from switchboard.common.calls.store import CallStore
 from switchboard.common.profiles import ProfileStore
@@ -38,6 +39,9 @@ async def serve(settings: MediaEdgeSettings, stop: asyncio.Event) -> None:
             profiles=ProfileStore(await js.key_value(subjects.PROFILES_BUCKET)),
         )
         server = EdgeServer(edge, host=settings.host, port=settings.port)
+        # Compile and build every audio conversion now (readiness says "starting" meanwhile), so that the
+        # first caller of this replica does not wait for it.
+        await asyncio.to_thread(warm_up)
         # Everything built so far lives as long as the process: keep it out of the collector's full passes,
         # which would otherwise stall every stream for tens of milliseconds now and then.
         gc.freeze()

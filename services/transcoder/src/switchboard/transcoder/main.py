@@ -20,8 +20,9 @@ async def serve(settings: TranscoderSettings, stop: asyncio.Event) -> None:
     """Run the transcoder until `stop` is set."""
     registry = new_registry()
     metrics = TranscoderMetrics(registry)
-    await asyncio.to_thread(warm_up)  # compile the kernels now, not on the first call's first frame
     async with service_context("transcoder", settings, registry) as ctx:
+        # Compile the kernels now (readiness says "starting", liveness is served), not on the first call.
+        await asyncio.to_thread(warm_up)
         service = TranscoderService(ctx.bus, settings, metrics)
         await service.run(stop, on_started=ctx.health.mark_started)
 

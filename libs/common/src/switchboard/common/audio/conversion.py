@@ -13,6 +13,7 @@ import numpy as np
 from switchboard.common.audio.agent_audio import AgentAudioGate, Verdict
 from switchboard.common.audio.convert import PcmToUlaw, UlawToPcm
 from switchboard.common.audio.resample import StreamResampler
+from switchboard.common.audio.resample import warm_up as compile_kernels
 from switchboard.common.bus.formats import AudioFormat
 
 
@@ -95,3 +96,30 @@ class PerGeneration:
         self.gate.reset()
         if self._conversion is not None:
             self._conversion.reset()
+
+
+def supported_conversions() -> list[tuple[AudioFormat, AudioFormat]]:
+    """Every (source, destination) pair that `conversion` accepts."""
+    pairs = []
+    for src in AudioFormat:
+        for dst in AudioFormat:
+            try:
+                conversion(src, dst)
+            except ValueError:
+                continue
+            pairs.append((src, dst))
+    return pairs
+
+
+def warm_up() -> None:
+    """Build and run every conversion once, the way a call does: whatever is compiled or designed lazily.
+
+    The kernels are compiled (or loaded from numba's disk cache, ~1 s) and the filters designed here, so the
+    first call's first frame pays nothing. Services run this before they report ready.
+    """
+    compile_kernels()
+    for src, dst in supported_conversions():
+        converter = PerGeneration(conversion(src, dst))
+        converter.admit(1)
+        for _ in range(2):  # the second frame runs with the history of the first, as live
+            converter.process(bytes(src.bytes_for_ms(20)))

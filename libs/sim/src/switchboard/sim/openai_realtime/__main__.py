@@ -8,9 +8,11 @@ import contextlib
 import logging
 import signal
 
+from switchboard.sim.openai_realtime import _audio
 from switchboard.sim.openai_realtime.behaviour import Behaviour
-from switchboard.sim.openai_realtime.script import english_receptionist, spanish_receptionist
+from switchboard.sim.openai_realtime.script import Script, english_receptionist, spanish_receptionist
 from switchboard.sim.openai_realtime.server import OpenAIRealtimeEmulator
+from switchboard.sim.openai_realtime.session_config import PCM_RATE
 
 logger = logging.getLogger("switchboard.sim.openai_realtime")
 
@@ -35,9 +37,11 @@ async def _serve(args: argparse.Namespace) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     script = spanish_receptionist() if args.language == "es" else english_receptionist()
+    behaviour = Behaviour(first_delta_latency_s=args.latency)
+    await asyncio.to_thread(prepare_voice, script, behaviour)
     emulator = OpenAIRealtimeEmulator(
         script=script,
-        behaviour=Behaviour(first_delta_latency_s=args.latency),
+        behaviour=behaviour,
         api_key=args.api_key,
         host=args.host,
         port=args.port,
@@ -45,6 +49,16 @@ async def _serve(args: argparse.Namespace) -> None:
     async with emulator:
         logger.info("base_url=%s", emulator.base_url)
         await stop.wait()
+
+
+def prepare_voice(script: Script, behaviour: Behaviour) -> None:
+    """Synthesize the script's fixed lines before listening, so that the first session does not wait for them.
+
+    The real service answers as fast on the first session as on the next ones; so does the emulator.
+    """
+    lines = [script.greeting, script.fallback_reply, *(turn.reply for turn in script.turns)]
+    for text in lines:
+        _audio.cached_reply_audio(text, PCM_RATE, script.language, behaviour.speech, behaviour.reply_audio_ms)
 
 
 if __name__ == "__main__":

@@ -90,13 +90,14 @@ def reply_audio(
     text: str, fmt: AudioFormat, *, language: str, engine: Voice, length_ms: int | None
 ) -> npt.NDArray[np.int16]:
     """The model speaking `text`, at the output format's rate, optionally forced to `length_ms`."""
-    return _reply_audio(text, fmt.sample_rate, language, engine, length_ms).copy()
+    return cached_reply_audio(text, fmt.sample_rate, language, engine, length_ms).copy()
 
 
 @functools.lru_cache(maxsize=64)
-def _reply_audio(
+def cached_reply_audio(
     text: str, rate: int, language: str, engine: Voice, length_ms: int | None
 ) -> npt.NDArray[np.int16]:
+    """The synthesized line, computed once per (text, rate, language, engine, length): callers copy it."""
     speech = synthesize(text or "mm", rate, language=language, voice=engine)
     if length_ms is None:
         return speech
