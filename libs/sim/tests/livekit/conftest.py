@@ -23,3 +23,12 @@ def join_token(room: str, identity: str, *, keys: ApiKeys = KEYS, kind: str = "s
 async def emulator() -> AsyncIterator[LiveKitEmulator]:
     async with LiveKitEmulator(keys=KEYS) as running:
         yield running
+
+
+@pytest.fixture
+async def lkapi(emulator: LiveKitEmulator) -> AsyncIterator[api.LiveKitAPI]:
+    client = api.LiveKitAPI(emulator.http_url, KEYS.api_key, KEYS.api_secret)
+    try:
+        yield client
+    finally:
+        await client.aclose()

@@ -52,14 +52,17 @@ def require_join(claims: Claims) -> str:
     return video.room
 
 
-def require_room_admin(claims: Claims, *, create: bool = False, list_: bool = False) -> None:
-    """RoomService rules: `roomCreate` to create/delete, `roomList` to list, `roomAdmin` for the rest."""
+def require_room_admin(claims: Claims, *, room: str = "", create: bool = False, list_: bool = False) -> None:
+    """RoomService rules: `roomCreate` to create/delete, `roomList` to list, `roomAdmin` of `room` otherwise."""
     video = claims.video
-    allowed = video is not None and (
-        (create and video.room_create)
-        or (list_ and video.room_list)
-        or (not create and not list_ and video.room_admin)
-    )
+    if video is None:
+        raise Unauthorized("the token has no video grant")
+    if create:
+        allowed = bool(video.room_create)
+    elif list_:
+        allowed = bool(video.room_list)
+    else:
+        allowed = bool(video.room_admin) and (not room or video.room in ("", room))
     if not allowed:
         raise Unauthorized("the token lacks the RoomService grant for this call")
 

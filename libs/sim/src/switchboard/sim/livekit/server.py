@@ -1,4 +1,4 @@
-"""The LiveKit emulator: signalling (`/rtc`), the Twirp API (`/twirp/…`) and rooms, on 127.0.0.1.
+"""The LiveKit emulator: signalling (`/rtc`), the Twirp API (`/twirp/…`), rooms, SIP calls and webhooks.
 
 Point the real SDKs at it: `rtc.Room().connect(emulator.ws_url, token)` and
 `api.LiveKitAPI(emulator.http_url, api_key, api_secret)`. Tokens are checked like the server checks them
@@ -19,9 +19,12 @@ from livekit.protocol import models
 
 from switchboard.sim.livekit import ids
 from switchboard.sim.livekit.auth import ApiKeys, Unauthorized, bearer, require_join
-from switchboard.sim.livekit.participant import ParticipantState
+from switchboard.sim.livekit.participant import Member, ParticipantState
 from switchboard.sim.livekit.room import Room
 from switchboard.sim.livekit.signal import SignalSession
+from switchboard.sim.livekit.sip import SipService
+from switchboard.sim.livekit.twirp import TwirpApi
+from switchboard.sim.livekit.webhooks import Webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +41,27 @@ _KINDS: dict[str, models.ParticipantInfo.Kind] = {
 
 
 class LiveKitEmulator:
-    """A LiveKit server for one API key, its rooms, and what it was asked.
+    """A LiveKit server for one API key, its rooms, its SIP service, and what it was asked.
 
     `rooms` holds the live rooms by name; `listeners` are called with `(room, event, participant)` for
-    `room_started`, `participant_joined`, `participant_left` and `room_finished` (webhooks subscribe here).
+    `room_started`, `participant_joined`, `participant_left` and `room_finished`; the webhooks are one of them
+    (`webhook_urls`). `sip` is the SIP service (trunks, dispatch rules, callees, the phones of the calls);
+    `twirp.dispatches` the agent dispatches created through the API.
     """
 
-    def __init__(self, *, keys: ApiKeys | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        keys: ApiKeys | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        webhook_urls: list[str] | None = None,
+    ) -> None:
         self.keys = keys or ApiKeys()
+        self.sip = SipService(self.create_room)
+        self.twirp = TwirpApi(self)
+        self.webhook_urls = list(webhook_urls or [])
+        self._webhooks: Webhooks | None = None
         self.rooms: dict[str, Room] = {}
         self.listeners: list[RoomListener] = []
         self.sessions: list[SignalSession] = []
@@ -75,10 +91,14 @@ class LiveKitEmulator:
     async def start(self) -> None:
         """Listen (port 0 picks a free port)."""
         self.session = aiohttp.ClientSession()
+        self._webhooks = Webhooks(self.session, self.keys, self.webhook_urls)
+        self.listeners.append(self._webhooks.on_room_event)
+        self._own(asyncio.create_task(self._webhooks.run()))
         app = web.Application()
         app.router.add_get("/rtc/v1", self._v1)
         app.router.add_get("/rtc/validate", self._validate)
         app.router.add_get("/rtc", self._rtc)
+        self.twirp.install(app)
         for install in self._routes:
             install(app)
         self._runner = web.AppRunner(app, access_log=None)
@@ -88,7 +108,8 @@ class LiveKitEmulator:
         logger.info("LiveKit emulator on %s (API key %s)", self.http_url, self.keys.api_key)
 
     async def stop(self) -> None:
-        """Close every room and stop listening."""
+        """End the calls, close every room and stop listening."""
+        await self.sip.close()
         for room in list(self.rooms.values()):
             await self.delete_room(room.name)
         for task in list(self._tasks):
@@ -103,6 +124,13 @@ class LiveKitEmulator:
     def http_url(self) -> str:
         """``http://127.0.0.1:PORT``: the URL for `livekit-api`."""
         return f"http://{self._host}:{self._port}"
+
+    @property
+    def webhooks(self) -> Webhooks:
+        """The webhook sender (`deliveries` lists what was sent)."""
+        if self._webhooks is None:
+            raise RuntimeError("the emulator is not started")
+        return self._webhooks
 
     @property
     def ws_url(self) -> str:
@@ -135,6 +163,24 @@ class LiveKitEmulator:
             return False
         await room.close()
         return True
+
+    def room(self, name: str) -> Room:
+        """The live room `name`; `LookupError` if there is none."""
+        found = self.rooms.get(name)
+        if found is None:
+            raise LookupError(f"room {name!r} not found")
+        return found
+
+    def member(self, room_name: str, identity: str) -> Member:
+        """The participant `identity` of room `room_name`; `LookupError` if absent."""
+        found = self.room(room_name).member(identity)
+        if found is None:
+            raise LookupError(f"participant {identity!r} not found in room {room_name!r}")
+        return found
+
+    def _own(self, task: asyncio.Task[None]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _room_event(self, room: Room, event: str, participant: ParticipantState | None) -> None:
         for listener in list(self.listeners):

@@ -16,7 +16,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from aiohttp import WSMsgType, web
-from aiortc import RTCSessionDescription
+from aiortc import RTCIceCandidate, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcdatachannel import RTCDataChannel
 from livekit.protocol import models, rtc
@@ -55,6 +55,7 @@ class SignalSession:
         self._publisher = new_peer_connection()
         self._subscriber = SubscriberPeer(self._send_offer)
         self._pending_infos: dict[str, models.TrackInfo] = {}
+        self._early_candidates: dict[rtc.SignalTarget, list[RTCIceCandidate]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._active = False
         self._closing = False
@@ -99,11 +100,11 @@ class SignalSession:
             await self._on_publisher_offer(request.offer)
         elif kind == "answer":
             await self._subscriber.on_answer(request.answer.sdp)
+            await self._flush_candidates(_SUBSCRIBER)
         elif kind == "trickle":
             candidate = parse_candidate(request.trickle.candidateInit)
             if candidate is not None:
-                pc = self._publisher if request.trickle.target == _PUBLISHER else self._subscriber.pc
-                await pc.addIceCandidate(candidate)
+                await self._add_candidate(request.trickle.target, candidate)
         elif kind == "add_track":
             await self._on_add_track(request.add_track)
         elif kind == "mute":
@@ -120,6 +121,18 @@ class SignalSession:
         else:
             logger.debug("%s: %s is accepted and ignored", self._state.identity, kind)
         return True
+
+    async def _add_candidate(self, target: rtc.SignalTarget, candidate: RTCIceCandidate) -> None:
+        """Add a trickled candidate, or keep it until its PeerConnection has the remote description."""
+        pc = self._publisher if target == _PUBLISHER else self._subscriber.pc
+        if pc.remoteDescription is None:
+            self._early_candidates.setdefault(target, []).append(candidate)
+        else:
+            await pc.addIceCandidate(candidate)
+
+    async def _flush_candidates(self, target: rtc.SignalTarget) -> None:
+        for candidate in self._early_candidates.pop(target, []):
+            await self._add_candidate(target, candidate)
 
     def _join_response(self, others: list[models.ParticipantInfo]) -> rtc.JoinResponse:
         return rtc.JoinResponse(
@@ -153,6 +166,7 @@ class SignalSession:
 
     async def _on_publisher_offer(self, offer: rtc.SessionDescription) -> None:
         await self._publisher.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
+        await self._flush_candidates(_PUBLISHER)
         answer = await self._publisher.createAnswer()
         await self._publisher.setLocalDescription(answer)
         sdp = self._publisher.localDescription.sdp

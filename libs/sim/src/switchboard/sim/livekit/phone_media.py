@@ -1,0 +1,81 @@
+"""The SIP phone's media, at telephony quality: 8 kHz μ-law on the phone's side of the gateway.
+
+`Microphone` is an aiortc track fed every 20 ms by the phone's pacer (silence when the caller says nothing), so
+the caller's timeline runs whether or not anyone listens. `Earpiece` reads a subscribed track, brings it down to
+8 kHz μ-law and plays it through the Twilio phone's `PlayoutBuffer`, so the same reports come out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import logging
+
+import av
+import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from switchboard.common.audio.g711 import ulaw_decode, ulaw_encode
+from switchboard.sim.phone.messages import FRAME_SAMPLES, SAMPLE_RATE
+from switchboard.sim.phone.playout import PlayoutBuffer
+
+logger = logging.getLogger(__name__)
+
+_TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
+_QUEUED_FRAMES = 3  # a listener that stalls loses old audio, as a phone line would, instead of building delay
+
+
+class Microphone(MediaStreamTrack):
+    """The caller's audio as an aiortc track: frames pushed by the phone, pulled by the room's relay."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._frames: asyncio.Queue[av.AudioFrame] = asyncio.Queue(maxsize=_QUEUED_FRAMES)
+        self._pts = 0
+
+    def push(self, ulaw: bytes) -> None:
+        """Queue one 20 ms μ-law frame (the oldest is dropped when nobody reads)."""
+        pcm = ulaw_decode(ulaw)
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        frame.time_base = _TIME_BASE
+        frame.pts = self._pts
+        self._pts += FRAME_SAMPLES
+        if self._frames.full():
+            self._frames.get_nowait()
+        self._frames.put_nowait(frame)
+
+    async def recv(self) -> av.AudioFrame:
+        """The next frame, as aiortc's sender asks for it."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        return await self._frames.get()
+
+
+class Earpiece:
+    """Plays one subscribed track into the phone's playout buffer until the track or the call ends."""
+
+    def __init__(self, track: MediaStreamTrack, buffer: PlayoutBuffer) -> None:
+        self._track = track
+        self._buffer = buffer
+        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        self.frames = 0
+
+    async def run(self) -> None:
+        """Read frames until the track ends."""
+        with contextlib.suppress(MediaStreamError):
+            while not self._buffer.stopped:
+                frame = await self._track.recv()
+                if not isinstance(frame, av.AudioFrame):
+                    continue
+                for resampled in self._resampler.resample(frame):
+                    samples = np.ascontiguousarray(resampled.to_ndarray().reshape(-1), dtype=np.int16)
+                    self._buffer.append(ulaw_encode(samples))
+                self.frames += 1
+
+    def stop(self) -> None:
+        """Stop reading (the relay stops feeding this copy)."""
+        self._track.stop()
