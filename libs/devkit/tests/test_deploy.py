@@ -68,7 +68,15 @@ EXTERNAL_METRICS = {
     "container_memory_working_set_bytes": "cAdvisor (kubelet; the cadvisor service of docker-compose.yml)",
     "kube_deployment_status_replicas_available": "kube-state-metrics",
     "kube_statefulset_status_replicas_ready": "kube-state-metrics",
+    "process_cpu_seconds_total": "prometheus_client's process collector, in every service's registry",
 }
+PENDING_METRICS = {
+    "switchboard_webhook_deliveries_total": (
+        frozenset({"outcome"}),
+        "customer webhooks (alert SwitchboardWebhookDeliveriesFailing, written ahead of them)",
+    ),
+}
+"""Metrics an alert reads before the code that exports them has landed, with their labels and what brings them."""
 TARGET_LABELS = {"service", "instance", "job", "namespace", "pod"}
 """Labels the scrape configurations attach to every series (prometheus.yml, kubernetes-scrape.yml)."""
 
@@ -403,7 +411,7 @@ def _exported() -> dict[str, frozenset[str]]:
         EdgeMetrics(registry),
         CallControlMetrics(registry),
     ]
-    exported: dict[str, frozenset[str]] = {}
+    exported = {name: labels for name, (labels, _) in PENDING_METRICS.items()}
     for owner in owners:
         for metric in vars(owner).values():
             if isinstance(metric, MetricWrapperBase):
@@ -419,6 +427,12 @@ def test_the_metric_name_extraction_reads_promql() -> None:
     assert list(label_matchers(expr)) == [("a_seconds_bucket", "x")]
 
 
+def test_a_pending_metric_is_not_exported_yet() -> None:
+    """Once the code exports it, it leaves PENDING_METRICS and is checked like the others."""
+    for name in PENDING_METRICS:
+        assert f'"{name}"' not in _SOURCE, f"{name} is exported now: remove it from PENDING_METRICS"
+
+
 def test_every_query_reads_metrics_the_code_exports() -> None:
     problems = []
     for where, expr in _queries():
@@ -428,7 +442,7 @@ def test_every_query_reads_metrics_the_code_exports() -> None:
         for name in names:
             if name.startswith("switchboard_"):
                 base = re.sub(r"_(bucket|count|sum)$", "", name)
-                if f'"{base}"' not in _SOURCE:
+                if f'"{base}"' not in _SOURCE and base not in PENDING_METRICS:
                     problems.append(f"{where}: {name} is not defined in the code")
             elif name not in EXTERNAL_METRICS:
                 problems.append(f"{where}: {name} is neither ours nor a known exporter's")

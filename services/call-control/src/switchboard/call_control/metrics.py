@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from switchboard.common.calls.record import CallStatus
 from switchboard.common.runtime.metrics import TURN_BUCKETS
 
+CALL_ATTEMPT_OUTCOMES = (
+    ("outbound", "dialed"),
+    ("outbound", "provider_error"),
+    ("outbound", "internal_error"),
+    ("inbound", "answered"),
+    ("inbound", "rejected"),
+)
 _CALL_SECONDS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0)
 
 
@@ -91,3 +99,9 @@ class CallControlMetrics:
             ["type", "result"],
             registry=registry,
         )
+        # Children the alerts and the dashboard read, at 0 from the start: increase() then sees the first one.
+        for direction, outcome in CALL_ATTEMPT_OUTCOMES:
+            self.calls_created.labels(direction, outcome)
+        for status in CallStatus:
+            if status.final:
+                self.calls_ended.labels(status.value)

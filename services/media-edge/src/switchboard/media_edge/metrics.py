@@ -142,3 +142,7 @@ class EdgeMetrics:
         self.dropped_stale = self.dropped.labels("stale_generation")
         self.echoes_played = self.mark_echoes.labels("played")
         self.echoes_ignored = self.mark_echoes.labels("ignored")
+        # Children the alerts read, at 0 from the start: increase() then sees the first event after a restart.
+        self.streams.labels("attach_failed")
+        for kind in ("transcoder", "agent"):
+            self.components_lost.labels(kind)

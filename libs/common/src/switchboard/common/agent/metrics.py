@@ -67,6 +67,10 @@ class AgentMetrics:
             registry=registry,
         )
 
+        # Children the alerts read, at 0 from the start: increase() then sees the first one after a restart.
+        self._calls.labels(provider, "error")
+        self._active.labels(provider).set(0)
+
     def active(self, count: int) -> None:
         """Set the number of calls attached here."""
         self._active.labels(self.provider).set(count)
