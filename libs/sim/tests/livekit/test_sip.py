@@ -55,10 +55,14 @@ async def test_an_answered_outbound_call_carries_audio_and_dtmf_both_ways(
     agent = rtc.Room()
     await agent.connect(emulator.ws_url, join_token("call-123", "edge"))
     statuses: list[str] = []
-    agent.on(
-        "participant_attributes_changed",
-        lambda _changed, p: statuses.append(p.attributes.get("sip.callStatus", "")),
-    )
+    active = asyncio.Event()
+
+    def on_attributes(_changed: dict[str, str], participant: rtc.Participant) -> None:
+        statuses.append(participant.attributes.get("sip.callStatus", ""))
+        if statuses[-1] == "active":
+            active.set()
+
+    agent.on("participant_attributes_changed", on_attributes)
     digits: asyncio.Queue[str] = asyncio.Queue()
     agent.on("sip_dtmf_received", lambda dtmf: digits.put_nowait(dtmf.digit))
     try:
@@ -67,9 +71,7 @@ async def test_an_answered_outbound_call_carries_audio_and_dtmf_both_ways(
         phone = emulator.sip.phone_in("call-123", "phone")
         assert isinstance(phone, SipPhone) and phone.status == "active"
 
-        async with asyncio.timeout(10):
-            while not statuses or statuses[-1] != "active":
-                await asyncio.sleep(0.02)
+        await asyncio.wait_for(active.wait(), 10)
         remote = agent.remote_participants["phone"]
         assert remote.kind == rtc.ParticipantKind.PARTICIPANT_KIND_SIP
         assert remote.attributes["sip.phoneNumber"] == CALLEE
