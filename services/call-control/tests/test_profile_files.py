@@ -21,7 +21,15 @@ def test_the_shipped_profiles_are_valid() -> None:
     assert set(profiles) == {"receptionist-openai", "receptionist-gemini", "carrier-registration"}
     daisy = profiles["carrier-registration"]
     assert (daisy.provider, daisy.language) == ("openai", "es-MX")
-    assert "Daisy" in daisy.greeting and "placas del tractor" in daisy.instructions.lower()
+    assert "Daisy" in daisy.greeting and daisy.flow is not None
+    assert [f.id for f in daisy.flow.fields] == [
+        "driver_name",
+        "tractor_number",
+        "tractor_plates",
+        "trailer_number",
+        "trailer_plates",
+        "eta",
+    ]
     assert profiles["receptionist-gemini"].provider == "gemini"
 
 
@@ -45,6 +53,21 @@ def test_every_problem_names_its_file_and_field(tmp_path: Path) -> None:
     assert f"{tmp_path / 'renamed.yaml'}: field 'name'" in problems
     assert f"{tmp_path / 'list.yml'}: expected a mapping" in problems
     assert "good.yaml" not in problems
+
+
+def test_a_bad_flow_is_refused_naming_the_file_and_the_field(tmp_path: Path) -> None:
+    daisy = (REPO / "profiles" / "carrier-registration.yaml").read_text(encoding="utf-8")
+    (tmp_path / "bad-flow.yaml").write_text(
+        daisy.replace("type: mx_plate", "type: licence_plate", 1)
+        .replace("timezone: America/Mexico_City", "timezone: Mars/Olympus")
+        .replace("Le confirmo el registro: {summary}.", "Le confirmo el registro.")
+    )
+    with pytest.raises(ProfileFileError) as error:
+        load_profiles(tmp_path)
+    problems = "\n".join(error.value.problems)
+    assert f"{tmp_path / 'bad-flow.yaml'}: field 'flow.fields.2.type'" in problems
+    assert f"{tmp_path / 'bad-flow.yaml'}: field 'flow.timezone': Value error, unknown time zone" in problems
+    assert f"{tmp_path / 'bad-flow.yaml'}: field 'flow.final_read_back'" in problems
 
 
 def test_an_empty_directory_is_an_error(tmp_path: Path) -> None:

@@ -6,10 +6,11 @@ from typing import Literal
 
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from switchboard.common.bus.formats import AudioFormat
 from switchboard.common.errors import ConfigError, ErrorCategory, SwitchboardError
+from switchboard.common.flows.spec import FlowSpec
 
 Provider = Literal["openai", "gemini"]
 ToolName = Literal["end_call", "transfer_call", "send_dtmf"]
@@ -50,6 +51,14 @@ class Profile(BaseModel):
     turn_detection: TurnDetection = TurnDetection()
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     max_duration_s: int = Field(default=900, ge=10, le=4 * 3600)
+    flow: FlowSpec | None = None
+    """A conversation flow the platform runs (permission, fields, read-backs); its tools are offered with it."""
+
+    @model_validator(mode="after")
+    def _flow_can_end(self) -> Profile:
+        if self.flow is not None and "end_call" not in self.tools:
+            raise ValueError("a profile with a flow needs end_call in its tools (the flow ends the call)")
+        return self
 
     @property
     def audio_formats(self) -> tuple[AudioFormat, AudioFormat]:

@@ -126,10 +126,28 @@ class TimelineEntry(BaseModel):
     at: datetime
 
 
+class CapturedField(BaseModel):
+    """One field of the call's flow: every utterance given for it, its normalised value, whether confirmed."""
+
+    id: str
+    raw: list[str]
+    value: str | None
+    confirmed: bool
+    attempts: int
+
+
 class CallDetail(CallSummary):
-    """A call with what it captured and its timeline (status changes, transcript turns, tool calls…)."""
+    """A call with what it captured and its timeline (status changes, transcript turns, tool calls…).
+
+    `outcome`: completed, declined, call_back (at `call_back_at`), email_requested, whatsapp_requested,
+    incomplete (a flow the call ended before), or why the call never connected (no_answer, busy, failed,
+    canceled); empty while live or for a call without a flow.
+    """
 
     captured: dict[str, Any]
+    fields: list[CapturedField]
+    outcome: str
+    call_back_at: datetime | None
     result: str
     timeline: list[TimelineEntry]
 

@@ -17,7 +17,14 @@ from typing import Any
 import msgspec
 
 from switchboard.call_control.problems import ApiProblem
-from switchboard.call_control.schemas import CallDetail, CallPage, CallSummary, TimelineEntry, iso
+from switchboard.call_control.schemas import (
+    CallDetail,
+    CallPage,
+    CallSummary,
+    CapturedField,
+    TimelineEntry,
+    iso,
+)
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.messages import Event
 from switchboard.common.calls.record import CallRecord, CallStatus
@@ -45,9 +52,24 @@ async def call_detail(bus: Bus, record: CallRecord) -> CallDetail:
     return CallDetail(
         **summary.model_dump(),
         captured=record.captured,
+        fields=captured_fields(record),
+        outcome=record.outcome_now(),
+        call_back_at=datetime.fromisoformat(record.flow.call_back_at)
+        if record.flow is not None and record.flow.call_back_at
+        else None,
         result=record.result,
         timeline=[timeline_entry(event) for event in history],
     )
+
+
+def captured_fields(record: CallRecord) -> list[CapturedField]:
+    """The fields of the call's flow, in the flow's order."""
+    if record.flow is None:
+        return []
+    return [
+        CapturedField(id=f.id, raw=f.raw, value=f.value, confirmed=f.confirmed, attempts=f.attempts)
+        for f in record.flow.fields
+    ]
 
 
 @dataclass(frozen=True, slots=True)

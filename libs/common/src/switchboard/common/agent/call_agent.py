@@ -21,6 +21,7 @@ from switchboard.common.agent.model_session import HeardReport, ModelSession, Se
 from switchboard.common.agent.prompts import (
     TRANSCRIPT_MAX_CHARS,
     conversation_so_far,
+    flow_profile,
     handover_profile,
     opening_prompt,
 )
@@ -45,7 +46,10 @@ from switchboard.common.bus.messages import (
     Transfer,
     agent_component,
 )
+from switchboard.common.calls.store import CallStore
 from switchboard.common.errors import SwitchboardError
+from switchboard.common.flows.session import FlowSession
+from switchboard.common.flows.tools import flow_tools
 from switchboard.common.profiles import Profile
 from switchboard.common.runtime.logs import bind_call
 
@@ -103,6 +107,7 @@ class CallAgent(SessionEvents):
         call_start: CallStart | None = None,
         *,
         tools: ToolRegistry | None = None,
+        calls: CallStore | None = None,
     ) -> None:
         self.call_id = call_id
         self.profile = profile
@@ -112,7 +117,8 @@ class CallAgent(SessionEvents):
         self._factory = session_factory
         self._metrics = metrics
         self._options = options or CallAgentOptions()
-        self._tools = tools or ToolRegistry(built_in_tools())
+        self._tools = tools or ToolRegistry([*built_in_tools(), *flow_tools()])
+        self._calls = calls
         self.tool_context = ToolContext(call_id, profile)
         self.generations = Generations(capabilities.output_format, self.call_start.first_generation)
         self._frame_bytes = capabilities.output_format.bytes_for_ms(self._options.out_frame_ms)
@@ -140,11 +146,14 @@ class CallAgent(SessionEvents):
                 self._tasks = tasks
                 await self._subscribe()
                 resumed = self.call_start.resume
+                flow_question = await self._start_flow()
                 profile = await self._handover_profile() if resumed else self.profile
+                profile = flow_profile(profile)
                 self._session = self._factory(profile, self, self.call_id, self._tools.specs_for(profile))
                 try:
                     await self._session.start()
-                    await self._session.speak_first(opening_prompt(self.profile, resumed=resumed))
+                    opening = opening_prompt(self.profile, resumed=resumed, flow_question=flow_question)
+                    await self._session.speak_first(opening)
                 except SwitchboardError as exc:
                     await self.session_error(exc)
                 if not self._ended.is_set():
@@ -187,6 +196,18 @@ class CallAgent(SessionEvents):
         )
         for name in (MediaStopped.type_name(), CallEnded.type_name()):
             self._subscriptions.append(await bus.subscribe_events(call_id, self._on_call_over, name))
+
+    async def _start_flow(self) -> str:
+        """Set up the call's flow, if its profile has one; returns its current question when it was resumed."""
+        if self.profile.flow is None:
+            return ""
+        flow = FlowSession(self.profile.flow, self.call_id, self._bus, self._calls)
+        self.tool_context.flow = flow
+        resumed = self.call_start.resume and await flow.load()
+        if resumed:
+            logger.info("resuming the flow at %s", flow.state.phase)
+            return flow.engine.question().say
+        return ""
 
     async def _handover_profile(self) -> Profile:
         """The profile with the conversation so far in its instructions (told it is missing if unreadable).

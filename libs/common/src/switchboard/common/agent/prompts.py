@@ -17,18 +17,43 @@ TRANSCRIPT_MAX_CHARS = 4000
 _LEFT_OUT = "(earlier turns left out)"
 
 
-def opening_prompt(profile: Profile, *, resumed: bool = False) -> str:
-    """What the model is asked to say first: the profile's greeting, or, on a resumed call, an apology."""
+def opening_prompt(profile: Profile, *, resumed: bool = False, flow_question: str = "") -> str:
+    """What the model is asked to say first: the profile's greeting, or, on a resumed call, an apology.
+
+    A resumed call with a flow carries on with `flow_question`, the flow's current question.
+    """
     if resumed:
-        return (
+        prompt = (
             "The call was cut off from you for a moment by a technical problem; the caller is still on the line "
             "and listening. Speak first: apologise briefly for the interruption and carry on from where the "
             "conversation stopped. Do not greet the caller again, and do not ask again for anything they have "
             "already answered."
         )
+        if flow_question:
+            prompt += f" After the apology, say: «{flow_question}»"
+        return prompt
     return (
         f"The phone call has just been connected and the caller is listening. Speak first: {profile.greeting}"
     )
+
+
+FLOW_SECTION = """# How this conversation runs
+The platform runs this conversation's procedure through the flow tools. After every answer of the caller, call \
+the matching flow tool with the caller's exact words: flow_permission for their answer to whether they can talk \
+now (or when to call them back), flow_capture for their answer to a question, flow_confirm for their yes or no to \
+a read-back, flow_repeat when they ask you to repeat. Then say the result's `say` text, keeping its wording (it \
+carries the question or the read-back; you may add a brief acknowledgement) and do what its `next` says.
+Never ask for anything, read anything back or end the call on your own; never invent, complete or correct what \
+the caller said. If the caller talks about something else, answer in one short sentence and come back to the \
+current question. When `next` says the conversation is over, say the `say` text as your goodbye and call \
+end_call in the same turn."""
+
+
+def flow_profile(profile: Profile) -> Profile:
+    """The profile a call with a flow starts with: its instructions say how the flow tools are used."""
+    if profile.flow is None:
+        return profile
+    return profile.model_copy(update={"instructions": f"{profile.instructions.rstrip()}\n\n{FLOW_SECTION}"})
 
 
 def conversation_so_far(events: Iterable[Event], *, max_chars: int = TRANSCRIPT_MAX_CHARS) -> str:

@@ -19,7 +19,9 @@ from switchboard.common.bus.attach import AttachReply, AttachRequest, AttachServ
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.heartbeat import publish_heartbeats
 from switchboard.common.bus.messages import ComponentAttached, agent_component
+from switchboard.common.calls.store import CallStore
 from switchboard.common.errors import SwitchboardError
+from switchboard.common.flows.tools import flow_tools
 from switchboard.common.profiles import Profile, ProfileStore
 from switchboard.common.runtime.settings import ServiceSettings
 
@@ -56,9 +58,11 @@ class AgentService:
         metrics: AgentMetrics,
         *,
         tools: ToolRegistry | None = None,
+        calls: CallStore | None = None,
     ) -> None:
         self._bus = bus
-        self.tools = tools or ToolRegistry(built_in_tools())
+        self._calls = calls
+        self.tools = tools or ToolRegistry([*built_in_tools(), *flow_tools()])
         """The tools this service's models may be offered (each call offers its profile's)."""
         self._settings = settings
         self._caps = capabilities
@@ -89,6 +93,8 @@ class AgentService:
 
         `on_started` is called once calls can be offered here.
         """
+        if self._calls is None:  # where calls with a flow keep its state
+            self._calls = CallStore(await self._bus.js.key_value(subjects.CALLS_BUCKET))
         async with asyncio.TaskGroup() as tasks:
             self._tasks = tasks
             await self.attach.start()
@@ -131,6 +137,7 @@ class AgentService:
             self._options,
             CallStart(resume=request.resume, first_generation=request.first_generation),
             tools=self.tools,
+            calls=self._calls,
         )
         self.agents[request.call_id] = agent
         self._no_calls.clear()

@@ -10,10 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from switchboard.common.agent.model_session import ToolCall
 from switchboard.common.profiles import Profile
+
+if TYPE_CHECKING:
+    from switchboard.common.flows.session import FlowSession
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +52,8 @@ class ToolContext:
 
     call_id: str
     profile: Profile
+    flow: FlowSession | None = None
+    """The call's flow, when its profile has one."""
 
 
 class ToolError(Exception):

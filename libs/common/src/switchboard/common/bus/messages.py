@@ -160,6 +160,7 @@ class FieldCaptured(_Message, tag="field_captured"):
     raw: str
     value: str
     confirmed: bool
+    attempts: int = 0
 
 
 class BargeIn(_Message, tag="barge_in"):

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from switchboard.common.flows.state import FlowState
+
 RECORD_SCHEMA_VERSION = 1
 
 Transport = Literal["twilio", "livekit"]
@@ -35,6 +37,12 @@ class CallStatus(StrEnum):
 _FINAL = frozenset(
     {CallStatus.COMPLETED, CallStatus.BUSY, CallStatus.FAILED, CallStatus.NO_ANSWER, CallStatus.CANCELED}
 )
+_UNANSWERED = {
+    CallStatus.BUSY: "busy",
+    CallStatus.FAILED: "failed",
+    CallStatus.NO_ANSWER: "no_answer",
+    CallStatus.CANCELED: "canceled",
+}
 _ORDER = {status: index for index, status in enumerate(CallStatus)}
 
 
@@ -69,7 +77,26 @@ class CallRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     captured: dict[str, Any] = msgspec.field(default_factory=dict)
     agent_state: dict[str, Any] = msgspec.field(default_factory=dict)
     result: str = ""
+    flow: FlowState | None = None
+    """Where the call's conversation flow is, and every field so far (profiles with a `flow:`)."""
+    outcome: str = ""
+    """How the flow ended: completed, declined, call_back, email_requested, whatsapp_requested."""
     v: int = RECORD_SCHEMA_VERSION
+
+    def outcome_now(self) -> str:
+        """The call's outcome as the operator sees it.
+
+        The flow's (completed, declined, call_back, email_requested, whatsapp_requested) when it set one; a call
+        that never connected says why (no_answer, busy, failed, canceled); a call with a flow that ended before
+        the flow did is `incomplete`; a live call, or one without a flow that was answered, has none ("").
+        """
+        if self.outcome:
+            return self.outcome
+        if self.status in _UNANSWERED:
+            return _UNANSWERED[self.status]
+        if self.flow is not None and self.status.final:
+            return "incomplete"
+        return ""
 
     @property
     def duration_s(self) -> float:
