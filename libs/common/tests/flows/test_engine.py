@@ -137,3 +137,14 @@ def test_a_wrong_record_asks_which_field_and_corrects_only_that_one() -> None:
     assert engine.state.phase == "final"
     plates = engine.state.field("trailer_plates")
     assert plates is not None and plates.value == "XYZ9875" and plates.confirmed
+
+
+def test_a_call_back_without_a_time_asks_when_and_a_day_is_said_back() -> None:
+    engine = FlowEngine(spec())
+    assert (
+        engine.permission("Ahorita no, llámeme más tarde.", NOW).say
+        == "Claro. ¿A qué hora le podemos llamar?"
+    )
+    step = engine.permission("mañana a las nueve", NOW)
+    assert step.next == NEXT_END and "mañana a las nueve" in step.say
+    assert datetime.fromisoformat(engine.state.call_back_at) == datetime(2026, 12, 6, 15, 0, tzinfo=UTC)

@@ -110,6 +110,8 @@ class FlowEngine:
             return self._call_back(words, now, asked_when=True)
         answer = normalise("permission", [words])
         if not answer.valid:
+            if resolve_callback_time([words], now, self.tz).valid:  # "mejor mañana a las nueve"
+                return self._call_back(words, now, asked_when=False)
             return Step(self.spec.unclear.format(question=permission.question), NEXT_PERMISSION)
         match answer.value:
             case "accept":
@@ -242,7 +244,12 @@ class FlowEngine:
             return Step(self.spec.permission.call_back_when, NEXT_PERMISSION)
         self.state.call_back_at = resolved.value
         local = datetime.fromisoformat(resolved.value).astimezone(self.tz)
-        spoken = read_back("time_24h", local.strftime("%H:%M"))
+        spoken = f"a {read_back('time_24h', local.strftime('%H:%M'))}"  # "a las catorce treinta"
+        days = (local.date() - now.astimezone(self.tz).date()).days
+        if days == 1:
+            spoken = f"mañana {spoken}"
+        elif days > 1:
+            spoken = f"el día {local.day} {spoken}"
         return self._finish("call_back", self.spec.permission.call_back.format(time=spoken))
 
     def _finish(self, outcome: str, say: str) -> Step:
@@ -262,7 +269,8 @@ class FlowEngine:
 
     def _read_back(self, field_spec: FlowField, value: str) -> str:
         template = field_spec.read_back or self.spec.read_back
-        return template.format(value=read_back(field_spec.type, value))
+        text = template.format(value=read_back(field_spec.type, value))
+        return text[:1].upper() + text[1:]
 
     def _summary(self) -> str:
         parts = []

@@ -51,7 +51,9 @@ class Permission(_Strict):
     decline: str = Field(min_length=1)
     email: str = Field(min_length=1)
     whatsapp: str = Field(min_length=1)
-    call_back: str = Field(min_length=1, description="Template with {time}")
+    call_back: str = Field(
+        min_length=1, description="Template with {time}: 'a las nueve', 'mañana a las nueve'"
+    )
     call_back_when: str = Field(min_length=1, description="Asked when a call-back request names no time")
     wait: str = Field(min_length=1)
 
