@@ -201,6 +201,14 @@ def read_chunks(tokens: Sequence[str]) -> list[str]:
         if _DIGITS.match(token):
             if chunk.open_y and len(token) == 1 and token != "0":
                 chunk.add("unit", int(token))
+            elif (
+                chunk.terms
+                and chunk.group == 0
+                and token == str(int(token))
+                and int(token) < min(chunk.terms)
+            ):
+                # "3 mil 500": digits completing a number said with a scale word.
+                chunk.group, chunk.closed = int(token), True
             elif following in _SCALES:
                 close()
                 chunk.group, chunk.closed = int(token), True

@@ -30,7 +30,17 @@ _PROVIDERS = {
     "icloud": "icloud", "i cloud": "icloud", "aicloud": "icloud", "ai claud": "icloud", "live": "live",
     "prodigy": "prodigy", "prodigi": "prodigy",
 }  # fmt: skip
-_TLDS = {"com": "com", "con": "com", "comm": "com", "net": "net", "org": "org", "mx": "mx", "edu": "edu"}
+_TLDS = {
+    "com": "com",
+    "con": "com",
+    "comm": "com",
+    "net": "net",
+    "org": "org",
+    "mx": "mx",
+    "edu": "edu",
+    "es": "es",
+    "gob": "gob",
+}
 _PREAMBLES = (
     "mi correo electronico es", "mi correo es", "el correo es", "mi email es", "mi mail es", "es el", "correo",
     "email", "mail", "es", "seria", "apunta", "apunte", "anota", "anote", "si", "claro", "ok", "todo junto",
@@ -59,7 +69,7 @@ def normalise_email(utterances: Sequence[str]) -> Normalised:
     pieces = _pieces(tokens)
     if isinstance(pieces, Normalised):
         return pieces
-    address = "".join(pieces)
+    address = "".join(pieces).strip(".")
     if address.count("@") != 1:
         return Normalised.refuse("no arroba was heard" if "@" not in address else "more than one arroba")
     domain = address.split("@")[1]

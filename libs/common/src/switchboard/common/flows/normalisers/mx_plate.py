@@ -95,6 +95,10 @@ _PREAMBLES = sorted(
         "dice",
         "van",
         "primero",
+        "trae",
+        "tiene",
+        "traigo",
+        "tengo",
         "despues viene",
         "termina en",
         "empieza con",
@@ -102,7 +106,8 @@ _PREAMBLES = sorted(
     key=lambda phrase: -len(phrase.split()),
 )
 _DONT_KNOW = ("no se", "no me acuerdo", "no las tengo", "no la tengo", "no recuerdo", "no traigo", "ni idea")
-_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+# Words and digits, and commas: a pause the recogniser marked separates two numbers ("noventa, uno").
+_TOKEN = re.compile(r"[^\W_]+|,", re.UNICODE)
 
 
 def normalise_mx_plate(utterances: Sequence[str]) -> Normalised:
@@ -114,7 +119,7 @@ def normalise_mx_plate(utterances: Sequence[str]) -> Normalised:
         return Normalised.refuse("the caller does not know the plate")
     text, _ = after_last_correction(text)
     raw = _TOKEN.findall(text)
-    folded = drop_phrases([fold(token) for token in raw], HESITATION_PHRASES)
+    folded = drop_phrases([fold(token) for token in raw], (*HESITATION_PHRASES, *_PHRASES))
     cased = _recase(raw, folded)
     characters, unclear = _spell(folded, cased)
     if unclear:
@@ -154,7 +159,15 @@ def _spell(tokens: list[str], cased: dict[int, str]) -> tuple[list[str], str]:
     while i < len(tokens):
         token = tokens[i]
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
-        if (token, nxt) in _letters.DOUBLE:
+        original = cased.get(i, token)
+        if token == ",":
+            i += 1
+            continue
+        if len(original) > 1 and original.isupper() and _is_literal(original):
+            out.extend(fold(original).upper())
+            i += 1
+            continue
+        if (token, nxt) in _letters.DOUBLE and tuple(tokens[i + 1 : i + 3]) not in _letters.DOUBLE:
             letter, i = _letters.DOUBLE[token, nxt], i + 2
         elif token in ("doble", "triple") and nxt in _letters.SINGLE and nxt not in ("ve", "u", "uve", "be"):
             out.append(_letters.SINGLE[nxt] * (2 if token == "doble" else 3))
@@ -177,11 +190,11 @@ def _spell(tokens: list[str], cased: dict[int, str]) -> tuple[list[str], str]:
             letter, i = _letters.SINGLE[token], i + 1
         elif token in _letters.RADIO_ALONE:
             letter, i = _letters.RADIO_ALONE[token], i + 1
-        elif _is_literal(cased.get(i, token)):
-            out.extend(fold(cased.get(i, token)).upper())
+        elif token in HESITATIONS or token in _FILLER_WORDS or token == "y":
             i += 1
             continue
-        elif token in HESITATIONS or token in _FILLER_WORDS or token == "y":
+        elif _is_literal(original):
+            out.extend(fold(original).upper())
             i += 1
             continue
         else:
@@ -221,9 +234,16 @@ def _is_literal(token: str) -> bool:
     has_digit = any(char.isdigit() for char in token)
     if has_digit and any(char.isalpha() for char in token):
         return True
-    return (token.isupper() and len(token) <= 4) or (
-        not has_digit and not re.search(r"[aeiouáéíóú]", fold(token))
-    )
+    if token.isupper() and len(token) <= 4:
+        return True
+    # "abc", "bcd": a short run of letters that is not a Spanish word.
+    short = len(token) <= 3 and fold(token) not in _COMMON_WORDS
+    return not has_digit and (short or not re.search(r"[aeiou]", fold(token)))
 
 
+_COMMON_WORDS = frozenset(
+    {"que", "por", "con", "sin", "hay", "muy", "mas", "ya", "les", "nos", "tan", "sea", "ver", "voy", "fue", "era",
+     "oye", "asi", "pos", "pue", "aja", "eso", "esa", "mis", "tus", "sus", "los", "mmm", "eh", "ah", "am", "pm"}
+)  # fmt: skip
 _FILLER_WORDS = frozenset(phrase for phrase in _PREAMBLES if " " not in phrase)
+_PHRASES = tuple(phrase for phrase in _PREAMBLES if " " in phrase)

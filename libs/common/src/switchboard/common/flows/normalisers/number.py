@@ -1,5 +1,6 @@
 """Numbers (tractor, trailer): a digit string from words, digits, or both mixed."""
 
+import re
 from collections.abc import Sequence
 
 from switchboard.common.flows.normalisers import _numbers
@@ -7,6 +8,7 @@ from switchboard.common.flows.normalisers._text import (
     HESITATIONS,
     after_last_correction,
     contains_any,
+    fold,
     join_utterances,
     plain_words,
 )
@@ -43,6 +45,9 @@ _FILLERS = HESITATIONS | {
     "traila",
     "remolque",
     "caja",
+    "digitos",
+    "cifras",
+    "numeros",
     "unidad",
     "economico",
     "camion",
@@ -68,6 +73,7 @@ _FILLERS = HESITATIONS | {
 }
 _DONT_KNOW = ("no se", "no me acuerdo", "no lo tengo", "no la tengo", "no recuerdo", "ni idea", "no lo se")
 _MAX_DIGITS = 30
+_COUNTED = frozenset({"digitos", "cifras", "numeros", "numeritos"})
 _SHORT = 3
 
 
@@ -79,7 +85,11 @@ def normalise_number(utterances: Sequence[str]) -> Normalised:
     if contains_any(plain_words(text), _DONT_KNOW):
         return Normalised.refuse("the caller does not know the number")
     text, _ = after_last_correction(text)
-    return digits_in(plain_words(text), _FILLERS)
+    # Commas stay: a pause the recogniser marked separates two numbers ("noventa, uno" is 901, not 91).
+    tokens = re.findall(r"[^\W_]+|,", fold(text))
+    # "son cuatro dígitos: 8 8 1 2": a count of digits is not part of the number.
+    tokens = [t for i, t in enumerate(tokens) if not (tokens[i + 1 : i + 2] and tokens[i + 1] in _COUNTED)]
+    return digits_in(tokens, _FILLERS | {","})
 
 
 def digits_in(tokens: Sequence[str], fillers: frozenset[str] | set[str]) -> Normalised:

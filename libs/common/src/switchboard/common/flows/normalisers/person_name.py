@@ -1,4 +1,4 @@
-"""A caller's full name: capitalised words, without "me llamo", "soy" or hesitations."""
+"""A caller's full name: capitalised words, without "me llamo", "soy", titles or hesitations."""
 
 import re
 from collections.abc import Sequence
@@ -12,52 +12,39 @@ from switchboard.common.flows.normalisers._text import (
 )
 from switchboard.common.flows.normalisers.result import Normalised
 
-# Phrases that introduce a name, longest first so "mi nombre completo es" wins over "mi nombre".
+# Phrases that introduce a name; stripped from the start, longest first.
 _INTRODUCTIONS = sorted(
     (
-        "me llamo",
-        "mi nombre es",
-        "mi nombre completo es",
-        "mi nombre completo",
-        "mi nombre",
-        "soy",
-        "yo soy",
-        "habla",
-        "le habla",
-        "te habla",
-        "aqui",
-        "aqui habla",
-        "con",
-        "es",
-        "el nombre es",
-        "el nombre",
-        "nombre completo",
-        "nombre",
-        "se llama",
-        "el chofer es",
-        "el operador es",
-        "yo me llamo",
-        "si",
-        "claro",
-        "si claro",
-        "ok",
-        "okay",
-        "a sus ordenes",
-        "para servirle",
-        "servidor",
-        "mucho gusto",
+        "me llamo", "mi nombre es", "mi nombre completo es", "mi nombre completo", "mi nombre", "soy", "yo soy",
+        "habla", "le habla", "te habla", "aqui", "aqui habla", "aqui con", "con", "es", "el nombre es", "el nombre",
+        "nombre completo", "nombre", "se llama", "el chofer es", "el operador es", "yo me llamo", "si", "claro",
+        "si claro", "ok", "okay", "a sus ordenes", "para servirle", "servidor", "mucho gusto", "a ver", "el chofer",
+        "el operador", "soy el operador", "soy el chofer", "el que maneja", "don", "dona", "senor", "senora",
+        "senorita", "ingeniero", "licenciado", "licenciada", "profe", "joven", "mi nombre seria", "seria",
     ),
     key=lambda phrase: -len(phrase.split()),
-)
-_TRAILERS = ("para servirle", "a sus ordenes", "mucho gusto", "servidor", "gracias", "a la orden")
+)  # fmt: skip
+_TRAILERS = ("para servirle", "a sus ordenes", "mucho gusto", "servidor", "gracias", "a la orden", "verdad")
 # Particles written in lower case inside a name ("María de la Luz").
 _PARTICLES = frozenset({"de", "del", "la", "las", "los", "y", "e", "van", "von", "da", "di"})
+# Words that are not part of a Mexican name: an answer holding them is something else.
+_NOT_NAME = frozenset(
+    {
+        "que", "es", "soy", "voy", "estoy", "esta", "estan", "no", "si", "pero", "porque", "ahorita", "tengo",
+        "pasa", "lo", "le", "me", "mi", "tu", "su", "el", "un", "una", "con", "por", "para", "como", "cuando",
+        "donde", "ya", "hay", "son", "manejando", "trabajo", "llamo", "llama", "quien", "habla", "nombre",
+        "tractor", "placas", "numero", "hola", "yo", "gracias", "favor", "senorita", "disculpe", "momento",
+        "ocupado", "ocupada", "despues", "luego", "llamar", "puedo", "quiero", "sabe", "se", "dicen", "digo",
+    }
+)  # fmt: skip
 # A spelling clarification after a surname ("Pérez con zeta") cannot be applied reliably; it is dropped.
 _SPELLING = re.compile(
     r"\b(?:con|es\s+con)\s+(?:(?:be|ve|b|v)\s+(?:grande|chica|corta|larga|alta|baja|de\s+\w+)|zeta|z|ese|s|ce|c"
     r"|jota|j|ge|g|hache|h|i\s+griega|y\s+griega|y|i\s+latina|doble\s+ele|elle|ll|acento|tilde)\b",
     re.IGNORECASE,
 )
+# What follows "pero" is a nickname or an aside ("Juan Pérez, pero me dicen el Güero").
+_ASIDE = re.compile(r"[,;.]?\s+pero\s+.*$", re.IGNORECASE)
 _DONT_SAY = ("no se", "para que", "por que", "no le voy a dar", "no te voy a dar", "no quiero", "quien habla")
 _MAX_WORDS = 7
 _PURE_HESITATIONS = frozenset({"eh", "ehh", "em", "emm", "mm", "mmm", "hmm", "este", "ah"})
@@ -68,22 +55,26 @@ def normalise_person_name(utterances: Sequence[str]) -> Normalised:
     text = join_utterances(utterances)
     if not text:
         return Normalised.refuse("nothing was said")
-    if contains_any(fold(text).replace(",", " ").replace("?", " ").replace("¿", " ").split(), _DONT_SAY):
+    if contains_any(re.sub(r"[^\w\s]", " ", fold(text)).split(), _DONT_SAY):
         return Normalised.refuse("the caller did not give a name")
     text, _ = after_last_correction(text)
-    text = _SPELLING.sub(" ", text)
+    text = _ASIDE.sub("", _SPELLING.sub(" ", text))
     if re.search(r"\d", text):
-        return Normalised.refuse("a name has no digits")
-    raw = [word for word in re.split(r"[^\w'’-]+", text) if word and not word.isdigit()]
-    raw = [word.strip("-'’") for word in raw if word.strip("-'’")]
-    raw = _strip_edges(raw)
+        return Normalised.refuse("a name has no digits; the answer holds something else")
+    # An initial keeps its dot ("J. Guadalupe"); other punctuation separates words.
+    raw = [word.strip("-'’") for word in re.findall(r"\b\w\.|[\w'’-]+", text)]
+    raw = _strip_edges([word for word in raw if word])
+    raw = [word for i, word in enumerate(raw) if i == 0 or fold(word) != fold(raw[i - 1])]
     if not raw:
         return Normalised.refuse("no name was heard")
     if len(raw) == 1:
         return Normalised.refuse("only one name was heard; the full name is needed")
     if len(raw) > _MAX_WORDS:
         return Normalised.refuse("too many words for a name")
-    if all(len(word) == 1 for word in raw):
+    strange = [word for word in raw if fold(word) in _NOT_NAME]
+    if strange:
+        return Normalised.refuse(f"not a name: {' '.join(strange)}")
+    if all(len(word.rstrip(".")) == 1 for word in raw):
         return Normalised.refuse("spelled letters, not a name")
     return Normalised.ok(" ".join(_capitalise(word, first=i == 0) for i, word in enumerate(raw)))
 
@@ -98,10 +89,10 @@ def _strip_edges(raw: list[str]) -> list[str]:
             words, changed = words[1:], True
         while words and fold(words[-1]) in HESITATIONS:
             words, changed = words[:-1], True
-        folded = [fold(word) for word in words]
+        folded = [fold(word).replace("ñ", "n") for word in words]
         for phrase in _INTRODUCTIONS:
             size = len(phrase.split())
-            if folded[:size] == phrase.split():
+            if folded[:size] == phrase.split() and len(words) > size:
                 words, changed = words[size:], True
                 break
         folded = [fold(word) for word in words]

@@ -36,7 +36,7 @@ _SHAPES: tuple[tuple[str, str], ...] = (
     (r"N", "hour"),
     (r"N (?:horas )?punto", "hour"),
     (r"N horas", "hour"),
-    (r"N (?:horas )?(?:y |con )?N(?: minutos)?", "hour_minute"),
+    (r"N (?:horas )?(?:y |con )?N(?: minutos| horas)?", "hour_minute"),
     (r"N (?:horas )?(?:y|con) cuarto", "quarter_past"),
     (r"N (?:horas )?(?:y|con) media", "half_past"),
     (r"N menos cuarto", "quarter_to"),
@@ -86,6 +86,8 @@ def normalise_time_24h(utterances: Sequence[str]) -> Normalised:
     tokens = time_tokens(text)
     if _RELATIVE.search(" ".join(tokens)):
         return Normalised.refuse("a time from now needs the clock; ask for the hour")
+    if re.search(r"\b(?:despues|antes|pasadas)\s+de\s+las?\b", " ".join(tokens)):
+        return Normalised.refuse("a bound (before or after), not a time")
     tokens, period, clash = take_period(tokens)
     if clash:
         return Normalised.refuse(clash)
@@ -134,6 +136,11 @@ def shape_of(tokens: list[str]) -> Said | str:
     for numeric, run in _numbers.runs(tokens):
         if numeric:
             chunks = _numbers.read_chunks(run)
+            # "dieciocho cero cinco": a zero before a single digit is the minutes' first digit.
+            for k in range(len(chunks) - 1):
+                if chunks[k] == "0" and len(chunks[k + 1]) == 1:
+                    chunks[k : k + 2] = ["0" + chunks[k + 1]]
+                    break
             if len(chunks) > 2:
                 return f"too many numbers for a time: {' '.join(chunks)}"
             for chunk in chunks:
