@@ -19,6 +19,7 @@ from livekit.protocol import models
 
 from switchboard.sim.livekit import ids
 from switchboard.sim.livekit.auth import ApiKeys, Unauthorized, bearer, require_join
+from switchboard.sim.livekit.control import ControlApi
 from switchboard.sim.livekit.participant import Member, ParticipantState
 from switchboard.sim.livekit.room import Room
 from switchboard.sim.livekit.signal import SignalSession
@@ -99,6 +100,7 @@ class LiveKitEmulator:
         app.router.add_get("/rtc/validate", self._validate)
         app.router.add_get("/rtc", self._rtc)
         self.twirp.install(app)
+        ControlApi(self).install(app)
         for install in self._routes:
             install(app)
         self._runner = web.AppRunner(app, access_log=None)
