@@ -67,6 +67,19 @@ def join_utterances(utterances: Iterable[str]) -> str:
     return " , ".join(piece.strip() for piece in utterances if piece and piece.strip())
 
 
+_QUESTION = re.compile(r"¿[^?¿]*\?|¿[^?¿]*$")
+_CONTENT = re.compile(r"\w")
+
+
+def without_asides(text: str) -> str:
+    """The answer without the questions asked around it ("ABC 1234, ¿sí me copias?", "¿Mi nombre? Juan").
+
+    A question is kept when nothing else was said: then it is the answer, and the normaliser judges it.
+    """
+    kept = _QUESTION.sub(" , ", text)
+    return kept if _CONTENT.search(kept) else text
+
+
 def after_last_correction(text: str) -> tuple[str, bool]:
     """The part of an answer after the caller's last self-correction, and whether there was one."""
     matches = list(_CORRECTION.finditer(text))

@@ -67,6 +67,11 @@ _YES = (
     "justamente",
     "muy bien",
     "confirmo",
+    "mjm",
+    "mhm",
+    "ajam",
+    "aha",
+    "uhum",
     "confirmado",
 )
 _NO = (

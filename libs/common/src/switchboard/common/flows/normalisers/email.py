@@ -11,6 +11,7 @@ from switchboard.common.flows.normalisers._text import (
     fold,
     join_utterances,
     strip_accents,
+    without_asides,
 )
 from switchboard.common.flows.normalisers.result import Normalised
 
@@ -49,6 +50,10 @@ _PREAMBLES = (
     "electronico", "mi",
 )  # fmt: skip
 _DONT_KNOW = ("no se", "no tengo correo", "no tengo email", "no me acuerdo", "no uso correo")
+_TRAILING = frozenset({"si", "verdad", "ok", "okay", "gracias", "va", "sale", "porfa", "eso", "todo", "es"})
+_CLARIFICATION = re.compile(
+    r"(?<!punto)\s+con\s+(?:hache|ache|zeta|ese|doble\s+ele|ye|i\s+griega|be\s+grande|ve\s+chica|acento|tilde)\b"
+)
 _VALID = re.compile(
     r"^[a-z0-9](?:[a-z0-9._%+-]*[a-z0-9_])?@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)*\.[a-z]{2,}$"
 )
@@ -61,7 +66,11 @@ def normalise_email(utterances: Sequence[str]) -> Normalised:
         return Normalised.refuse("nothing was said")
     if contains_any(fold(text).replace(",", " ").split(), _DONT_KNOW):
         return Normalised.refuse("the caller gave no address")
-    text, _ = after_last_correction(text)
+    text, _ = after_last_correction(without_asides(text))
+    # A dot followed by a space ends a sentence or an initial ("J. Martínez"); in an address it never does.
+    text = re.sub(r"\.(?=\s|$)", " ", text)
+    # "Martha con hache": a spelling clarification of a word already said.
+    text = _CLARIFICATION.sub(" ", fold(text))
     folded = strip_accents(fold(text)).replace("ñ", "n")
     # Written addresses keep their own punctuation: "juan.perez@gmail.com".
     folded = re.sub(r"(?<=\w)\s*@\s*(?=\w)", " @ ", folded)
@@ -69,6 +78,8 @@ def normalise_email(utterances: Sequence[str]) -> Normalised:
     pieces = _pieces(tokens)
     if isinstance(pieces, Normalised):
         return pieces
+    while len(pieces) > 1 and pieces[-1] in _TRAILING and pieces[-2] != ".":
+        pieces = pieces[:-1]
     address = "".join(pieces).strip(".")
     if address.count("@") != 1:
         return Normalised.refuse("no arroba was heard" if "@" not in address else "more than one arroba")

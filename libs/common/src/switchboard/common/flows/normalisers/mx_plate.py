@@ -12,6 +12,7 @@ from switchboard.common.flows.normalisers._text import (
     drop_phrases,
     fold,
     join_utterances,
+    without_asides,
 )
 from switchboard.common.flows.normalisers.result import Normalised
 
@@ -101,6 +102,11 @@ _PREAMBLES = sorted(
         "tengo",
         "despues viene",
         "termina en",
+        "termina con",
+        "y termina con",
+        "y termina en",
+        "acaba en",
+        "acaba con",
         "empieza con",
     ),
     key=lambda phrase: -len(phrase.split()),
@@ -117,7 +123,7 @@ def normalise_mx_plate(utterances: Sequence[str]) -> Normalised:
         return Normalised.refuse("nothing was said")
     if contains_any(fold(text).replace(",", " ").split(), _DONT_KNOW):
         return Normalised.refuse("the caller does not know the plate")
-    text, _ = after_last_correction(text)
+    text, _ = after_last_correction(without_asides(text))
     raw = _TOKEN.findall(text)
     folded = drop_phrases([fold(token) for token in raw], (*HESITATION_PHRASES, *_PHRASES))
     cased = _recase(raw, folded)

@@ -11,6 +11,7 @@ from switchboard.common.flows.normalisers._text import (
     fold,
     join_utterances,
     plain_words,
+    without_asides,
 )
 from switchboard.common.flows.normalisers.result import Normalised
 
@@ -75,6 +76,7 @@ _DONT_KNOW = ("no se", "no me acuerdo", "no lo tengo", "no la tengo", "no recuer
 _MAX_DIGITS = 30
 _COUNTED = frozenset({"digitos", "cifras", "numeros", "numeritos"})
 _SHORT = 3
+_REPEATED = 3
 
 
 def normalise_number(utterances: Sequence[str]) -> Normalised:
@@ -84,7 +86,7 @@ def normalise_number(utterances: Sequence[str]) -> Normalised:
         return Normalised.refuse("nothing was said")
     if contains_any(plain_words(text), _DONT_KNOW):
         return Normalised.refuse("the caller does not know the number")
-    text, _ = after_last_correction(text)
+    text, _ = after_last_correction(without_asides(text))
     # Commas stay: a pause the recogniser marked separates two numbers ("noventa, uno" is 901, not 91).
     tokens = re.findall(r"[^\W_]+|,", fold(text))
     # "son cuatro dígitos: 8 8 1 2": a count of digits is not part of the number.
@@ -94,19 +96,22 @@ def normalise_number(utterances: Sequence[str]) -> Normalised:
 
 def digits_in(tokens: Sequence[str], fillers: frozenset[str] | set[str]) -> Normalised:
     """The digit string said in tokens; unknown words between digits make it unclear."""
-    pieces: list[str] = []
+    groups: list[str] = []
     pending_unknown: list[str] = []
     for numeric, run in _numbers.runs(tokens):
         if numeric:
-            if pieces and pending_unknown:
-                return Normalised.refuse(
-                    f"words not understood between the digits: {' '.join(pending_unknown)}"
-                )
-            pieces.extend(_numbers.read_chunks(run))
+            if groups and pending_unknown:
+                unknown = " ".join(pending_unknown)
+                return Normalised.refuse(f"words not understood between the digits: {unknown}")
+            groups.append("".join(_numbers.read_chunks(run)))
             pending_unknown = []
         else:
             pending_unknown += [token for token in run if token not in fillers]
-    value = "".join(pieces)
+    # "el 1578, uno cinco siete ocho": a number said again to be clear is one number (pairs such as
+    # "cuarenta, cuarenta" are how 4040 is read, so only groups of three digits or more count as repeats).
+    if len(groups) > 1 and len(set(groups)) == 1 and len(groups[0]) >= _REPEATED:
+        return Normalised.ok(groups[0], "the caller said the number more than once")
+    value = "".join(groups)
     if not value:
         return Normalised.refuse("no number was heard")
     if len(value) > _MAX_DIGITS:

@@ -172,6 +172,10 @@ _WAIT = (
     "aguanteme",
     "tantito",
     "dejame orillarme",
+    "me estaciono",
+    "me orillo",
+    "dejame estacionarme",
+    "me paro",
     "deja me orillo",
     "deja me estaciono",
     "deja me paro",
@@ -211,14 +215,14 @@ def normalise_permission(utterances: Sequence[str]) -> Normalised:
         return Normalised.refuse(f"more than one choice was heard: {', '.join(specific)}")
     if specific:
         return Normalised.ok(specific[0])
-    if contains_any(tokens, _UNCLEAR):
-        return Normalised.refuse("the caller asked a question instead of answering")
     idioms = ("no hay problema", "no hay bronca", "como no", "sin problema")
     negated = [phrase for phrase in _DECLINE if " " in phrase]
     yes = contains_any(drop_phrases(tokens, negated), _ACCEPT) or contains_any(tokens, idioms)
     no = contains_any(drop_phrases(tokens, idioms), _DECLINE)
     if yes and no:
         return Normalised.refuse("both yes and no were heard")
+    if contains_any(tokens, _UNCLEAR) and not (yes or no):
+        return Normalised.refuse("the caller asked a question instead of answering")
     if yes:
         return Normalised.ok("accept")
     if no:

@@ -9,6 +9,7 @@ from switchboard.common.flows.normalisers._text import (
     contains_any,
     fold,
     join_utterances,
+    without_asides,
 )
 from switchboard.common.flows.normalisers.result import Normalised
 
@@ -24,7 +25,10 @@ _INTRODUCTIONS = sorted(
     ),
     key=lambda phrase: -len(phrase.split()),
 )  # fmt: skip
-_TRAILERS = ("para servirle", "a sus ordenes", "mucho gusto", "servidor", "gracias", "a la orden", "verdad")
+_TRAILERS = (
+    "para servirle", "a sus ordenes", "mucho gusto", "servidor", "gracias", "a la orden", "verdad", "buenas tardes",
+    "buenos dias", "buenas noches", "buen dia", "buenas",
+)  # fmt: skip
 # Particles written in lower case inside a name ("María de la Luz").
 _PARTICLES = frozenset({"de", "del", "la", "las", "los", "y", "e", "van", "von", "da", "di"})
 # Words that are not part of a Mexican name: an answer holding them is something else.
@@ -40,11 +44,13 @@ _NOT_NAME = frozenset(
 # A spelling clarification after a surname ("Pérez con zeta") cannot be applied reliably; it is dropped.
 _SPELLING = re.compile(
     r"\b(?:con|es\s+con)\s+(?:(?:be|ve|b|v)\s+(?:grande|chica|corta|larga|alta|baja|de\s+\w+)|zeta|z|ese|s|ce|c"
-    r"|jota|j|ge|g|hache|h|i\s+griega|y\s+griega|y|i\s+latina|doble\s+ele|elle|ll|acento|tilde)\b",
+    r"|jota|j|ge|g|hache|h|i\s+griega|y\s+griega|y|i\s+latina|doble\s+ele|elle|ll"
+    r"|(?:acento|tilde)(?:\s+en\s+la\s+\w+)?)\b",
     re.IGNORECASE,
 )
 # What follows "pero" is a nickname or an aside ("Juan Pérez, pero me dicen el Güero").
 _ASIDE = re.compile(r"[,;.]?\s+pero\s+.*$", re.IGNORECASE)
+_RESTART = re.compile(r"\b(\w+)\s*(?:[,.;…]+\s*)+\1\b", re.IGNORECASE)
 _DONT_SAY = ("no se", "para que", "por que", "no le voy a dar", "no te voy a dar", "no quiero", "quien habla")
 _MAX_WORDS = 7
 _PURE_HESITATIONS = frozenset({"eh", "ehh", "em", "emm", "mm", "mmm", "hmm", "este", "ah"})
@@ -57,14 +63,15 @@ def normalise_person_name(utterances: Sequence[str]) -> Normalised:
         return Normalised.refuse("nothing was said")
     if contains_any(re.sub(r"[^\w\s]", " ", fold(text)).split(), _DONT_SAY):
         return Normalised.refuse("the caller did not give a name")
-    text, _ = after_last_correction(text)
+    text, _ = after_last_correction(without_asides(text))
     text = _ASIDE.sub("", _SPELLING.sub(" ", text))
+    # "Roberto, Roberto Sánchez": a word said again after a pause is a restart; "Pérez Pérez" is a name.
+    text = _RESTART.sub(r"\1", text)
     if re.search(r"\d", text):
         return Normalised.refuse("a name has no digits; the answer holds something else")
     # An initial keeps its dot ("J. Guadalupe"); other punctuation separates words.
     raw = [word.strip("-'’") for word in re.findall(r"\b\w\.|[\w'’-]+", text)]
     raw = _strip_edges([word for word in raw if word])
-    raw = [word for i, word in enumerate(raw) if i == 0 or fold(word) != fold(raw[i - 1])]
     if not raw:
         return Normalised.refuse("no name was heard")
     if len(raw) == 1:
@@ -85,7 +92,7 @@ def _strip_edges(raw: list[str]) -> list[str]:
     changed = True
     while changed and words:
         changed = False
-        while words and fold(words[0]) in HESITATIONS:
+        while words and (fold(words[0]) in HESITATIONS or (fold(words[0]) == "no" and len(words) > 2)):
             words, changed = words[1:], True
         while words and fold(words[-1]) in HESITATIONS:
             words, changed = words[:-1], True

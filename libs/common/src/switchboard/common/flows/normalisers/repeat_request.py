@@ -45,11 +45,16 @@ _REPEAT = (
     "perdon que",
     "que pregunto",
     "que me pregunto",
+    "como dice",
+    "como dices",
+    "que dice",
+    "que dices",
     "no capte",
     "no alcance a oir",
     "no alcance a escuchar",
 )
 # Whole answers that only ask back.
+_POLITE = frozenset({"disculpa", "disculpe", "perdon", "oiga", "oye", "senorita", "joven"})
 _ASK_BACK = {
     ("que",),
     ("como",),
@@ -70,6 +75,7 @@ def normalise_repeat_request(utterances: Sequence[str]) -> Normalised:
     tokens = plain_words(join_utterances(utterances))
     if not tokens:
         return Normalised.refuse("nothing was said")
-    if tuple(tokens) in _ASK_BACK or contains_any(tokens, _REPEAT):
+    polite = tuple(token for token in tokens if token not in _POLITE)
+    if tuple(tokens) in _ASK_BACK or (polite and polite in _ASK_BACK) or contains_any(tokens, _REPEAT):
         return Normalised.ok(True)
     return Normalised.ok(False)

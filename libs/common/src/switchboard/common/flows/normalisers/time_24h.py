@@ -10,7 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from switchboard.common.flows.normalisers import _numbers
-from switchboard.common.flows.normalisers._text import after_last_correction, fold, join_utterances
+from switchboard.common.flows.normalisers._text import (
+    after_last_correction,
+    fold,
+    join_utterances,
+    without_asides,
+)
 from switchboard.common.flows.normalisers.result import Normalised
 
 # Phrases that say which half of the day an hour from 1 to 12 is in, longest first.
@@ -27,7 +32,7 @@ _KEYWORDS = {
     "medio": "media", "horas": "horas", "hora": "horas", "hrs": "horas", "hr": "horas", "h": "horas",
     "minutos": "minutos", "minuto": "minutos", "min": "minutos", "mins": "minutos", "punto": "punto",
     "mediodia": "mediodia", "medianoche": "medianoche", "entre": "entre", "o": "o", "u": "o", "faltan": "",
-    "falta": "", "pasadas": "", "pasaditas": "",
+    "falta": "", "pasadas": "", "pasaditas": "", "pico": "pico",
 }  # fmt: skip
 _RELATIVE = re.compile(
     r"\b(?:en|dentro de)\s+(?:\S+\s+){0,3}?(?:horas?|minutos?|hrs?|mins?|horitas?|ratito|rato)\b"
@@ -82,7 +87,7 @@ def normalise_time_24h(utterances: Sequence[str]) -> Normalised:
     text = join_utterances(utterances)
     if not text:
         return Normalised.refuse("nothing was said")
-    text, _ = after_last_correction(text)
+    text, _ = after_last_correction(without_asides(text))
     tokens = time_tokens(text)
     if _RELATIVE.search(" ".join(tokens)):
         return Normalised.refuse("a time from now needs the clock; ask for the hour")
