@@ -189,3 +189,30 @@ async def test_an_inbound_call_follows_the_dispatch_rule_into_a_new_room(
     participants = await lkapi.room.list_participants(api.ListParticipantsRequest(room=phone.room.name))
     assert [p.kind for p in participants.participants] == [api.ParticipantInfo.Kind.SIP]
     await phone.hang_up()
+
+
+async def test_the_phone_reports_audio_heard_after_the_agent_flushes(
+    emulator: LiveKitEmulator, lkapi: api.LiveKitAPI
+) -> None:
+    trunk_id = await outbound_trunk(lkapi)
+    agent = rtc.Room()
+    await agent.connect(emulator.ws_url, join_token("call-flush", "edge"))
+    try:
+        await lkapi.sip.create_sip_participant(dial_request(trunk_id, "call-flush"))
+        phone = emulator.sip.phone_in("call-flush", "phone")
+        assert phone is not None
+        source, speaking = await publish_tone(agent, 440.0)  # seconds of tone, a second of it queued ahead
+        async with asyncio.timeout(15):
+            onset = await phone.wait_for_audio(after_s=0.0)
+        await asyncio.sleep(max(0.0, onset + 0.5 - phone.elapsed_s()))
+        speaking.cancel()
+        source.clear_queue()
+        phone.note_clear()
+        await asyncio.sleep(0.6)
+        await phone.hang_up()
+        report = phone.report()
+        (clear,) = report.clears
+        assert clear.heard_after_ms < 300.0  # the second still queued at the flush was never heard
+        assert report.heard_ms > 400.0
+    finally:
+        await agent.disconnect()

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiortc import RTCConfiguration, RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
+from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.rtcdatachannel import RTCDataChannel
 from aiortc.sdp import candidate_from_sdp
@@ -25,12 +26,29 @@ logger = logging.getLogger(__name__)
 RELIABLE = "_reliable"
 LOSSY = "_lossy"
 
+_JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"  # aiortc's private, name-mangled attribute
+
 SendOffer = Callable[[str], Awaitable[None]]
 
 
 def new_peer_connection() -> RTCPeerConnection:
     """A PeerConnection bundling every m-line on one transport, as LiveKit's clients require."""
     return RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+
+
+def forward_without_delay(pc: RTCPeerConnection) -> None:
+    """Hand received audio packets on as they arrive, as an SFU forwards them.
+
+    aiortc's receiver holds four packets back for reordering (80 ms of Opus); LiveKit's SFU does not buffer,
+    and the client's own jitter buffer absorbs what the network does. Without this the emulator would add
+    latency the real path does not have, to every turn and every flush.
+    """
+    for receiver in pc.getReceivers():
+        state = vars(receiver)
+        buffer = state.get(_JITTER_BUFFER)
+        if receiver.track is not None and receiver.track.kind == "audio" and buffer is not None:
+            if buffer._prefetch:  # not replaced yet: a renegotiation must not drop the packets of a live one
+                state[_JITTER_BUFFER] = JitterBuffer(capacity=buffer.capacity, prefetch=0)
 
 
 def parse_candidate(candidate_init: str) -> RTCIceCandidate | None:

@@ -23,7 +23,14 @@ from livekit.protocol import models, rtc
 
 from switchboard.sim.livekit import ids
 from switchboard.sim.livekit.participant import ParticipantState, PublishedTrack
-from switchboard.sim.livekit.peer import LOSSY, RELIABLE, SubscriberPeer, new_peer_connection, parse_candidate
+from switchboard.sim.livekit.peer import (
+    LOSSY,
+    RELIABLE,
+    SubscriberPeer,
+    forward_without_delay,
+    new_peer_connection,
+    parse_candidate,
+)
 from switchboard.sim.livekit.room import Room
 
 logger = logging.getLogger(__name__)
@@ -166,6 +173,7 @@ class SignalSession:
 
     async def _on_publisher_offer(self, offer: rtc.SessionDescription) -> None:
         await self._publisher.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
+        forward_without_delay(self._publisher)
         await self._flush_candidates(_PUBLISHER)
         answer = await self._publisher.createAnswer()
         await self._publisher.setLocalDescription(answer)
