@@ -73,3 +73,32 @@ async def test_deleting_a_room_disconnects_its_participants(
     await lkapi.room.delete_room(api.DeleteRoomRequest(room="doomed"))
     assert await asyncio.wait_for(disconnected, 10) == rtc.DisconnectReason.ROOM_DELETED
     await edge.disconnect()
+
+
+async def test_a_room_closes_after_its_last_participant_left(
+    emulator: LiveKitEmulator, lkapi: api.LiveKitAPI
+) -> None:
+    await lkapi.room.create_room(api.CreateRoomRequest(name="brief", empty_timeout=30, departure_timeout=1))
+    edge = rtc.Room()
+    await edge.connect(emulator.ws_url, join_token("brief", "edge"))
+    room = emulator.rooms["brief"]
+    await edge.disconnect()
+    async with asyncio.timeout(10):
+        await room.wait_for(lambda r: r.closed)
+    assert "brief" not in emulator.rooms
+
+
+async def test_a_second_connection_with_the_same_identity_replaces_the_first(
+    emulator: LiveKitEmulator,
+) -> None:
+    first, second = rtc.Room(), rtc.Room()
+    await first.connect(emulator.ws_url, join_token("dup", "edge"))
+    disconnected = asyncio.get_running_loop().create_future()
+    first.on("disconnected", lambda reason: disconnected.done() or disconnected.set_result(reason))
+    await second.connect(emulator.ws_url, join_token("dup", "edge"))
+    try:
+        assert await asyncio.wait_for(disconnected, 10) == rtc.DisconnectReason.DUPLICATE_IDENTITY
+        assert [p.identity for p in emulator.rooms["dup"].participants()] == ["edge"]
+    finally:
+        await first.disconnect()
+        await second.disconnect()

@@ -142,21 +142,51 @@ class LiveKitEmulator:
     # --- rooms ---------------------------------------------------------------------------------------
 
     async def create_room(
-        self, name: str, *, empty_timeout: int = 300, max_participants: int = 0, metadata: str = ""
+        self,
+        name: str,
+        *,
+        empty_timeout: int = 300,
+        departure_timeout: int = 20,
+        max_participants: int = 0,
+        metadata: str = "",
     ) -> Room:
-        """The room `name`, created (and `room_started` reported) if it does not exist."""
+        """The room `name`, created (and `room_started` reported) if it does not exist.
+
+        As on LiveKit, a room nobody joins closes after `empty_timeout` seconds, and one whose last participant
+        left closes `departure_timeout` seconds later (`room_finished`).
+        """
         room = self.rooms.get(name)
         if room is None:
             room = Room(
                 name,
                 on_event=self._room_event,
                 empty_timeout=empty_timeout,
+                departure_timeout=departure_timeout,
                 max_participants=max_participants,
                 metadata=metadata,
             )
             self.rooms[name] = room
             await room.started()
+            self._own(asyncio.create_task(self._close_when_idle(room)))
         return room
+
+    async def _close_when_idle(self, room: Room) -> None:
+        grace = room.empty_timeout
+        while True:
+            try:
+                async with asyncio.timeout(grace):
+                    await room.wait_for(lambda r: bool(r.members) or r.closed)
+            except TimeoutError:
+                break
+            if room.closed:
+                return
+            await room.wait_for(lambda r: not r.members or r.closed)
+            if room.closed:
+                return
+            grace = room.departure_timeout
+        if self.rooms.get(room.name) is room:
+            logger.info("room %s closes: empty for %s s", room.name, grace)
+            await self.delete_room(room.name)
 
     async def delete_room(self, name: str) -> bool:
         """Close the room `name` (members removed with ROOM_DELETED); False if there is none."""

@@ -170,6 +170,7 @@ class TwirpApi:
         created = await self._emulator.create_room(
             request.name,
             empty_timeout=request.empty_timeout or 300,
+            departure_timeout=request.departure_timeout or 20,
             max_participants=request.max_participants,
             metadata=request.metadata,
         )
