@@ -32,7 +32,7 @@ typecheck: sync
 	$(UV) run mypy $(SOURCES)
 
 pytest: sync
-	$(UV) run pytest -q libs services tests
+	$(UV) run pytest -q -rs libs services tests
 
 members: sync
 	$(UV) run python -m switchboard.devkit.member_imports --uv "$(UV)"

@@ -1,9 +1,10 @@
 """The deployment files agree with the code they deploy.
 
-Nothing can be applied or built here, so these checks are what keep deploy/ (Kubernetes, Prometheus, Grafana)
-and docker-compose.yml from drifting away from the services: every prefixed variable is a setting, every secret
+These checks read the files as text and keep deploy/ (Kubernetes, Prometheus, Grafana) and docker-compose.yml
+from drifting away from the services: every prefixed variable is a setting, every secret
 is declared, every metric and label queried is exported, every probe hits the ops port, every subject and bucket
-NATS grants exists.
+NATS grants exists. The real tools check the rest: test_manifests.py (kustomize, the Kubernetes and CRD schemas),
+test_prometheus_rules.py (promtool), test_prometheus_live.py (a real Prometheus scraping the running platform).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import typing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -249,19 +249,6 @@ def test_the_edge_and_call_control_share_the_stream_url_and_the_secrets() -> Non
         assert edge_env[f"MEDIA_EDGE_{setting}"] == control_env[f"CALL_CONTROL_{setting}"]
 
 
-def test_the_ingresses_serve_the_public_urls_the_services_are_configured_with() -> None:
-    containers = {c["name"]: _k8s_env(c) for _, c in _workloads()}
-    ingresses = {doc["metadata"]["name"]: doc for doc in _manifests() if doc["kind"] == "Ingress"}
-    stream = urlsplit(containers["media-edge"]["MEDIA_EDGE_PUBLIC_STREAM_URL"]["value"])
-    base = urlsplit(containers["call-control"]["CALL_CONTROL_PUBLIC_BASE_URL"]["value"])
-    for name, url in (("media-edge", stream), ("call-control", base)):
-        spec = ingresses[name]["spec"]
-        assert [rule["host"] for rule in spec["rules"]] == [url.hostname]
-        assert url.hostname in spec["tls"][0]["hosts"], f"{name}: TLS ends at the ingress"
-    paths = {p["path"] for p in ingresses["media-edge"]["spec"]["rules"][0]["http"]["paths"]}
-    assert paths == {stream.path}
-
-
 # --- probes, ports, shutdown -------------------------------------------------------------------------------
 
 
@@ -398,6 +385,11 @@ def _queries() -> list[tuple[str, str]]:
     dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
     for panel in dashboard["panels"]:
         queries += [(f"panel {panel['title']}", target["expr"]) for target in panel.get("targets", [])]
+    for doc in _manifests():
+        if doc["kind"] == "ScaledObject":
+            for trigger in doc["spec"]["triggers"]:
+                if trigger["type"] == "prometheus":
+                    queries.append((f"ScaledObject {doc['metadata']['name']}", trigger["metadata"]["query"]))
     return queries
 
 
