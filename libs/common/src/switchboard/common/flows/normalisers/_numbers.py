@@ -93,6 +93,12 @@ _SCALES = {
     "billon": 10**12,
     "billones": 10**12,
 }
+_TABLES: tuple[tuple[Kind, dict[str, int]], ...] = (
+    ("unit", _UNITS),
+    ("teen", _TEENS),
+    ("tens", _TENS),
+    ("hundred", _HUNDREDS),
+)
 _ZERO = frozenset({"cero", "ceros"})
 _REPEATERS = {"doble": 2, "triple": 3}
 _DIGITS = re.compile(r"^\d+$")
@@ -104,9 +110,9 @@ def classify(token: str) -> tuple[Kind, int] | None:
     """The kind and value of a folded number word, or None when it is not one."""
     if token in _ZERO:
         return "zero", 0
-    for kind, table in (("unit", _UNITS), ("teen", _TEENS), ("tens", _TENS), ("hundred", _HUNDREDS)):
+    for kind, table in _TABLES:
         if token in table:
-            return kind, table[token]  # type: ignore[return-value]  # kind is one of the Kind literals
+            return kind, table[token]
     if token in _SCALES:
         return "scale", _SCALES[token]
     return None

@@ -50,6 +50,7 @@ _PREAMBLES = (
     "electronico", "mi",
 )  # fmt: skip
 _DONT_KNOW = ("no se", "no tengo correo", "no tengo email", "no me acuerdo", "no uso correo")
+_ANNOUNCERS = frozenset({"correo", "email", "mail", "emeil", "imeil", "direccion"})
 _TRAILING = frozenset({"si", "verdad", "ok", "okay", "gracias", "va", "sale", "porfa", "eso", "todo", "es"})
 _CLARIFICATION = re.compile(
     r"(?<!punto)\s+con\s+(?:hache|ache|zeta|ese|doble\s+ele|ye|i\s+griega|be\s+grande|ve\s+chica|acento|tilde)\b"
@@ -160,6 +161,13 @@ def _match(tokens: list[str], i: int) -> tuple[str, int] | None:
 
 
 def _drop_preamble(tokens: list[str]) -> list[str]:
+    # "el correo de la empresa es …": whatever announces the address ends at its first "es".
+    at = next(
+        (i for i, token in enumerate(tokens) if token in ("@", "arroba", "aroba", "arrova")), len(tokens)
+    )
+    named = next((i for i, token in enumerate(tokens[:at]) if token in _ANNOUNCERS), None)
+    if named is not None and "es" in tokens[named:at]:
+        tokens = tokens[tokens.index("es", named) + 1 :]
     changed = True
     while changed:
         changed = False

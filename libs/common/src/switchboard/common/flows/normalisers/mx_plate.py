@@ -42,6 +42,14 @@ _PREAMBLES = sorted(
         "placas de la caja",
         "placas del remolque",
         "placa del tractor",
+        "las de la caja son",
+        "las del tractor son",
+        "las del trailer son",
+        "las del remolque son",
+        "las de la caja",
+        "las del tractor",
+        "las del trailer",
+        "las del remolque",
         "placa del trailer",
         "placa de la caja",
         "placas de tractor",
@@ -133,7 +141,9 @@ def normalise_mx_plate(utterances: Sequence[str]) -> Normalised:
     value = "".join(characters)
     if not value:
         return Normalised.refuse("no letters or digits were heard")
-    shape = re.sub(r"\d", "9", re.sub(r"[A-ZÑ]", "L", value))
+    if "Ñ" in value:
+        return Normalised.refuse("Mexican plates have no Ñ; the letter may have been N")
+    shape = re.sub(r"\d", "9", re.sub(r"[A-Z]", "L", value))
     if shape not in SHAPES:
         return Normalised.refuse(
             f"{value} is not the shape of a Mexican plate (e.g. ABC1234, ABC123D, AB123CD)"

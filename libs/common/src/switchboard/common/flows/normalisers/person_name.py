@@ -21,7 +21,9 @@ _INTRODUCTIONS = sorted(
         "nombre completo", "nombre", "se llama", "el chofer es", "el operador es", "yo me llamo", "si", "claro",
         "si claro", "ok", "okay", "a sus ordenes", "para servirle", "servidor", "mucho gusto", "a ver", "el chofer",
         "el operador", "soy el operador", "soy el chofer", "el que maneja", "don", "dona", "senor", "senora",
-        "senorita", "ingeniero", "licenciado", "licenciada", "profe", "joven", "mi nombre seria", "seria",
+        "senorita", "ingeniero", "licenciado", "licenciada", "profe", "joven", "mi nombre seria", "seria", "hola",
+        "que tal", "hola que tal", "buenas tardes", "buenos dias", "buenas noches", "buen dia", "buenas", "el senor",
+        "la senora", "reportandose", "aqui reportandose", "pues",
     ),
     key=lambda phrase: -len(phrase.split()),
 )  # fmt: skip
