@@ -53,6 +53,11 @@ class Profile(BaseModel):
     max_duration_s: int = Field(default=900, ge=10, le=4 * 3600)
     flow: FlowSpec | None = None
     """A conversation flow the platform runs (permission, fields, read-backs); its tools are offered with it."""
+    webhook_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="Where call-control sends this profile's result webhooks (its secret is a setting)",
+    )
 
     @model_validator(mode="after")
     def _flow_can_end(self) -> Profile:

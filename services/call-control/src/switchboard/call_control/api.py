@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -13,6 +14,7 @@ from switchboard.call_control.access import CLIENT_STATE, ApiClient
 from switchboard.call_control.calls import CallService, new_call_id
 from switchboard.call_control.idempotency import Claim, IdempotencyKeys, Replay, fingerprint
 from switchboard.call_control.problems import ApiProblem, ErrorBody
+from switchboard.call_control.result_webhooks import ResultWebhooks
 from switchboard.call_control.schemas import (
     CallAccepted,
     CallDetail,
@@ -20,6 +22,7 @@ from switchboard.call_control.schemas import (
     CreateCall,
     HangupCall,
     TransferCall,
+    WebhookRedelivery,
 )
 from switchboard.call_control.twilio_api import ProviderError
 from switchboard.call_control.views import CallFilter, call_detail, list_calls
@@ -60,7 +63,7 @@ def _provider_problem(error: ProviderError, call_id: str) -> ApiProblem:
     )
 
 
-def calls_router(service: CallService, idempotency: IdempotencyKeys) -> APIRouter:
+def calls_router(service: CallService, idempotency: IdempotencyKeys, webhooks: ResultWebhooks) -> APIRouter:
     """The `/v1/calls` routes."""
     router = APIRouter(
         prefix="/v1/calls",
@@ -84,6 +87,9 @@ def calls_router(service: CallService, idempotency: IdempotencyKeys) -> APIRoute
         """Place an outbound call handled by the agent of `profile`."""
         client = _client(request)
         prepared = await service.prepare(body)
+        if body.webhook_url is not None:
+            url = await webhooks.check_call_url(body.webhook_url, prepared.profile.name)
+            prepared = dataclasses.replace(prepared, webhook_url=url)
         call_id = new_call_id()
         claim: Claim | None = None
         if idempotency_key is not None:
@@ -153,5 +159,12 @@ def calls_router(service: CallService, idempotency: IdempotencyKeys) -> APIRoute
         client = _client(request)
         record = await service.transfer(call_id, body.to, by=f"api:{client.id}")
         return CallAccepted(call_id=call_id, status=record.status)
+
+    @router.post("/{call_id}/webhook/redeliver", status_code=202, response_model=WebhookRedelivery)
+    async def redeliver_webhooks(call_id: str, request: Request) -> WebhookRedelivery:
+        """Send the call's result webhook events again (same event ids), whatever became of them before."""
+        _client(request)
+        event_ids = await webhooks.redeliver(await service.get(call_id))
+        return WebhookRedelivery(call_id=call_id, event_ids=event_ids)
 
     return router

@@ -32,7 +32,7 @@ def create_app(control: CallControl) -> FastAPI:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(Exception, on_unexpected_error)
     routers = [
-        calls_router(control.service, control.idempotency),
+        calls_router(control.service, control.idempotency, control.webhooks),
         twilio_router(control.service, control.tracker, control.signatures),
     ]
     for router in routers:

@@ -48,6 +48,7 @@ class PreparedCall:
     machine_detection: bool
     metadata: dict[str, str] = field(default_factory=dict)
     transport: Transport = "twilio"
+    webhook_url: str = ""
 
 
 def new_call_id() -> str:
@@ -123,6 +124,7 @@ class CallService:
             created_ns=time.time_ns(),
             max_duration_s=prepared.max_duration_s,
             metadata=prepared.metadata,
+            webhook_url=prepared.webhook_url,
         )
         await self.store.create(record)
         self._metrics.active_calls.inc()

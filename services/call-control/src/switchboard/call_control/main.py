@@ -79,6 +79,7 @@ def main() -> None:
     try:
         config = settings.checked()
         profiles = load_profiles(settings.profiles_dir)
+        config.check_profile_webhooks(profiles, settings.webhook_policy())
     except ConfigError as error:
         logger.error("cannot start: %s", error.message)
         raise SystemExit(2) from None

@@ -14,6 +14,7 @@ CALL_ATTEMPT_OUTCOMES = (
     ("inbound", "answered"),
     ("inbound", "rejected"),
 )
+_DELIVERY_DELAY_SECONDS = (0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 1800.0, 3600.0, 4 * 3600.0, 24 * 3600.0)
 _CALL_SECONDS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0)
 
 
@@ -105,3 +106,21 @@ class CallControlMetrics:
         for status in CallStatus:
             if status.final:
                 self.calls_ended.labels(status.value)
+        self.webhook_deliveries = Counter(
+            "switchboard_webhook_deliveries_total",
+            "Result webhook delivery tries by event type and outcome (delivered, retrying, refused, exhausted)",
+            ["event_type", "outcome"],
+            registry=registry,
+        )
+        self.webhook_seconds = Histogram(
+            "switchboard_webhook_request_seconds",
+            "Time of one webhook request, from sending to the receiver's answer (or the failure)",
+            buckets=TURN_BUCKETS,
+            registry=registry,
+        )
+        self.webhook_delay = Histogram(
+            "switchboard_webhook_delivery_delay_seconds",
+            "From queueing a webhook event to its acknowledged delivery (retries included)",
+            buckets=_DELIVERY_DELAY_SECONDS,
+            registry=registry,
+        )

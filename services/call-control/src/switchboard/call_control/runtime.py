@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -17,10 +18,13 @@ from switchboard.call_control.idempotency import IdempotencyKeys
 from switchboard.call_control.metrics import CallControlMetrics
 from switchboard.call_control.numbers import NumberPolicy
 from switchboard.call_control.profile_files import publish_profiles
+from switchboard.call_control.result_webhooks import ResultWebhooks
 from switchboard.call_control.settings import CallControlSettings, StartConfig
 from switchboard.call_control.status import StatusTracker
 from switchboard.call_control.telephony import TwilioTelephony
 from switchboard.call_control.twilio_api import TwilioApiHttpClient, TwilioCalls
+from switchboard.call_control.webhook_delivery import DeliveryConfig, WebhookDeliverer
+from switchboard.call_control.webhook_outbox import WebhookLimits, WebhookOutbox, ensure_webhooks_stream
 from switchboard.call_control.webhooks import TwilioSignatures
 from switchboard.common.bus import subjects
 from switchboard.common.bus.client import Bus
@@ -45,6 +49,7 @@ class CallControl:
     limiter: RateLimiter
     signatures: TwilioSignatures
     profile_revisions: dict[str, int]
+    webhooks: ResultWebhooks
 
 
 @contextlib.asynccontextmanager
@@ -83,20 +88,52 @@ async def running(
         )
         listener = ControlListener(service, metrics)
         await listener.start()
+        await ensure_webhooks_stream(bus.js, WebhookLimits(replicas=settings.jetstream_replicas))
+        policy = settings.webhook_policy()
+        webhooks = ResultWebhooks(
+            bus,
+            store,
+            profile_store,
+            WebhookOutbox(bus, store),
+            policy=policy,
+            secrets=config.webhook_secrets,
+            default_url=settings.result_webhook_url,
+        )
+        deliverer = WebhookDeliverer(
+            bus,
+            store,
+            config.webhook_secrets,
+            policy,
+            DeliveryConfig(
+                settings.result_webhook_retry_delays_s, timeout_s=settings.result_webhook_timeout_s
+            ),
+            metrics,
+        )
+        stop = asyncio.Event()
         try:
-            yield CallControl(
-                settings=settings,
-                metrics=metrics,
-                service=service,
-                tracker=StatusTracker(bus, store, metrics),
-                idempotency=IdempotencyKeys(idempotency_kv),
-                calls_kv=calls_kv,
-                keys=ApiKeys(config.api_keys),
-                limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
-                signatures=TwilioSignatures(
-                    config.twilio_auth_token, settings.twilio_account_sid, settings.public_base_url, metrics
-                ),
-                profile_revisions=revisions,
-            )
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(webhooks.run(stop), name="call-ended-watcher")
+                tasks.create_task(deliverer.run(stop), name="webhook-deliverer")
+                try:
+                    yield CallControl(
+                        settings=settings,
+                        metrics=metrics,
+                        service=service,
+                        tracker=StatusTracker(bus, store, metrics),
+                        idempotency=IdempotencyKeys(idempotency_kv),
+                        calls_kv=calls_kv,
+                        keys=ApiKeys(config.api_keys),
+                        limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
+                        signatures=TwilioSignatures(
+                            config.twilio_auth_token,
+                            settings.twilio_account_sid,
+                            settings.public_base_url,
+                            metrics,
+                        ),
+                        profile_revisions=revisions,
+                        webhooks=webhooks,
+                    )
+                finally:
+                    stop.set()
         finally:
             await listener.stop()

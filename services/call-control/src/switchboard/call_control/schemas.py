@@ -32,6 +32,11 @@ class CreateCall(BaseModel):
         default=None, ge=10, le=4 * 3600, description="Hang up after this long (default: the profile's limit)"
     )
     machine_detection: bool = Field(default=False, description="Ask Twilio who answered (human or machine)")
+    webhook_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="Send this call's result webhooks here instead of the profile's URL (https, public host)",
+    )
 
     @field_validator("metadata")
     @classmethod
@@ -136,6 +141,19 @@ class CapturedField(BaseModel):
     attempts: int
 
 
+class WebhookDeliveryView(BaseModel):
+    """How one result webhook event was delivered."""
+
+    event_type: str
+    url: str
+    state: Literal["pending", "retrying", "delivered", "refused", "exhausted"]
+    attempts: int
+    last_status: int | None = Field(description="The receiver's last HTTP status (none: no answer)")
+    last_error: str
+    updated_at: datetime | None
+    delivered_at: datetime | None
+
+
 class CallDetail(CallSummary):
     """A call with what it captured and its timeline (status changes, transcript turns, tool calls…).
 
@@ -149,7 +167,17 @@ class CallDetail(CallSummary):
     outcome: str
     call_back_at: datetime | None
     result: str
+    webhook_deliveries: dict[str, WebhookDeliveryView] = Field(
+        default_factory=dict, description="Result webhook events by event id"
+    )
     timeline: list[TimelineEntry]
+
+
+class WebhookRedelivery(BaseModel):
+    """Webhook events queued again."""
+
+    call_id: str
+    event_ids: list[str]
 
 
 class CallPage(BaseModel):

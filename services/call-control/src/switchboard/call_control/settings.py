@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -11,12 +12,18 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from switchboard.call_control.webhook_signing import WebhookSecrets
+from switchboard.call_control.webhook_targets import WebhookTargetPolicy, WebhookTargetRefused
 from switchboard.common.errors import ConfigError
+from switchboard.common.profiles import Profile
 from switchboard.common.runtime.settings import ServiceSettings, require_secret
 
 PREFIX = "CALL_CONTROL_"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 MIN_API_KEY_LENGTH = 16
+MIN_WEBHOOK_SECRET_LENGTH = 16
+WEBHOOK_RETRY_DELAYS_S = (10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 28800.0)
+"""Twelve tries over about 24 hours."""
 
 
 def _split(value: Any) -> Any:
@@ -67,6 +74,47 @@ class CallControlSettings(ServiceSettings):
     )
     default_inbound_profile: str = ""
     ring_timeout_s: int = Field(default=30, ge=1, le=600)
+
+    result_webhook_url: str = Field(
+        default="", description="Result webhooks of profiles without a URL of their own"
+    )
+    result_webhook_secret: SecretStr | None = Field(
+        default=None, description="Signs every profile's webhooks"
+    )
+    result_webhook_secrets: SecretStr | None = Field(
+        default=None,
+        description="Per-profile signing secrets, as profile=secret,… (over result_webhook_secret)",
+    )
+    result_webhook_allow_http: bool = Field(default=False, description="Allow plain http:// webhook URLs")
+    result_webhook_allowed_hosts: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(), description="Hosts allowed even where they resolve to non-public addresses"
+    )
+    result_webhook_timeout_s: float = Field(default=5.0, gt=0, le=30)
+    result_webhook_retry_delays_s: Annotated[tuple[float, ...], NoDecode] = Field(
+        default=WEBHOOK_RETRY_DELAYS_S, description="Seconds before each retry of a failed delivery"
+    )
+
+    @field_validator("result_webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: Any) -> Any:
+        value = _split(value)
+        if isinstance(value, list | set | frozenset | tuple):
+            return frozenset(str(item).lower() for item in value)
+        return value
+
+    @field_validator("result_webhook_retry_delays_s", mode="before")
+    @classmethod
+    def _delays(cls, value: Any) -> Any:
+        value = _split(value)
+        if isinstance(value, list | tuple) and not all(float(item) > 0 for item in value):
+            raise ValueError("every delay must be above 0 seconds")
+        return value
+
+    def webhook_policy(self) -> WebhookTargetPolicy:
+        """Where webhooks may go."""
+        return WebhookTargetPolicy(
+            allow_http=self.result_webhook_allow_http, allowed_hosts=self.result_webhook_allowed_hosts
+        )
 
     @field_validator("allowed_countries", mode="before")
     @classmethod
@@ -119,11 +167,41 @@ class CallControlSettings(ServiceSettings):
             re.fullmatch(r"[A-Z]{2}", c) for c in self.allowed_countries
         ):
             raise _invalid("ALLOWED_COUNTRIES", "expected ISO 3166 region codes such as US,CA,MX")
+        if self.result_webhook_url:
+            try:
+                self.webhook_policy().parse(self.result_webhook_url)
+            except WebhookTargetRefused as error:
+                raise _invalid("RESULT_WEBHOOK_URL", error.message) from None
         return StartConfig(
             api_keys=tuple(key.strip() for key in keys),
             twilio_auth_token=require_secret(self.twilio_auth_token, f"{PREFIX}TWILIO_AUTH_TOKEN"),
             stream_secret=require_secret(self.stream_secret, f"{PREFIX}STREAM_SECRET"),
+            webhook_secrets=self._webhook_secrets(),
         )
+
+    def _webhook_secrets(self) -> WebhookSecrets:
+        default = (
+            require_secret(self.result_webhook_secret, f"{PREFIX}RESULT_WEBHOOK_SECRET")
+            if self.result_webhook_secret
+            else None
+        )
+        per_profile: dict[str, str] = {}
+        if self.result_webhook_secrets is not None:
+            for item in _split(self.result_webhook_secrets.get_secret_value()):
+                profile, separator, secret = item.partition("=")
+                if not separator or not profile or not secret:
+                    raise _invalid("RESULT_WEBHOOK_SECRETS", "expected PROFILE=SECRET,…")
+                per_profile[profile] = secret
+        for secret in [*([default] if default else []), *per_profile.values()]:
+            if len(secret) < MIN_WEBHOOK_SECRET_LENGTH:
+                raise _invalid(
+                    "WEBHOOK_SECRET", f"secrets need at least {MIN_WEBHOOK_SECRET_LENGTH} characters"
+                )
+        if self.result_webhook_url and default is None:
+            raise _invalid(
+                "RESULT_WEBHOOK_SECRET", "RESULT_WEBHOOK_URL is set: its webhooks need a signing secret"
+            )
+        return WebhookSecrets(default=default, per_profile=per_profile)
 
     def webhook_url(self, path: str) -> str:
         """The public URL of one of call-control's own paths."""
@@ -137,9 +215,29 @@ class StartConfig:
     api_keys: tuple[str, ...]
     twilio_auth_token: str
     stream_secret: str
+    webhook_secrets: WebhookSecrets = field(default_factory=WebhookSecrets)
 
     def __repr__(self) -> str:
-        return f"StartConfig(api_keys=<{len(self.api_keys)} keys>, twilio_auth_token=***, stream_secret=***)"
+        return (
+            f"StartConfig(api_keys=<{len(self.api_keys)} keys>, twilio_auth_token=***, stream_secret=***, "
+            f"webhook_secrets={self.webhook_secrets!r})"
+        )
+
+    def check_profile_webhooks(self, profiles: Mapping[str, Profile], policy: WebhookTargetPolicy) -> None:
+        """Refuse (`ConfigError`) a profile whose webhook URL is malformed or has no signing secret."""
+        for name, profile in sorted(profiles.items()):
+            if not profile.webhook_url:
+                continue
+            try:
+                policy.parse(profile.webhook_url)
+            except WebhookTargetRefused as error:
+                raise ConfigError(f"profile {name}: {error.message}", code="invalid_profile") from None
+            if self.webhook_secrets.for_profile(name) is None:
+                raise ConfigError(
+                    f"profile {name}: field 'webhook_url' needs a signing secret: set {PREFIX}RESULT_WEBHOOK_SECRET "
+                    f"or {PREFIX}RESULT_WEBHOOK_SECRETS={name}=…",
+                    code="invalid_profile",
+                )
 
 
 def _invalid(variable: str, problem: str) -> ConfigError:

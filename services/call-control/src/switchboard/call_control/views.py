@@ -23,6 +23,7 @@ from switchboard.call_control.schemas import (
     CallSummary,
     CapturedField,
     TimelineEntry,
+    WebhookDeliveryView,
     iso,
 )
 from switchboard.common.bus.client import Bus
@@ -58,6 +59,19 @@ async def call_detail(bus: Bus, record: CallRecord) -> CallDetail:
         if record.flow is not None and record.flow.call_back_at
         else None,
         result=record.result,
+        webhook_deliveries={
+            event_id: WebhookDeliveryView(
+                event_type=delivery.event_type,
+                url=delivery.url,
+                state=delivery.state,
+                attempts=delivery.attempts,
+                last_status=delivery.last_status or None,
+                last_error=delivery.last_error,
+                updated_at=iso(delivery.updated_ns),
+                delivered_at=iso(delivery.delivered_ns),
+            )
+            for event_id, delivery in record.deliveries.items()
+        },
         timeline=[timeline_entry(event) for event in history],
     )
 

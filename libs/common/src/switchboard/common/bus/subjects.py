@@ -4,6 +4,7 @@
 - control: ``call.{call_id}.ctl.{name}``                core NATS, msgpack `Control` union
 - events:  ``call.{call_id}.evt.{name}``                JetStream stream `CALL_EVENTS`, msgpack `Event` union
 - attach:  ``svc.transcoder.attach``, ``svc.agent.{provider}.attach``   request/reply on a queue group
+- webhooks: ``webhook.{send|dead}.{call_id}``             JetStream stream `WEBHOOKS`, JSON envelopes
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ CALLS_BUCKET: Final = "calls"
 PROFILES_BUCKET: Final = "profiles"
 IDEMPOTENCY_BUCKET: Final = "call_control_idempotency"
 """call-control's own: Idempotency-Keys of POST /v1/calls, shared by its replicas (named here for the NATS grants)."""
+WEBHOOKS_STREAM: Final = "WEBHOOKS"
+"""call-control's own: result webhooks waiting to be delivered, and the dead letters of those that never were."""
+WEBHOOK_DELIVERY_CONSUMER: Final = "webhook-delivery"
+CALL_ENDED_CONSUMER: Final = "call-control-call-ended"
+"""Durable consumers of call-control, shared by its replicas (each message goes to one of them)."""
 
 _TOKEN = re.compile(r"[A-Za-z0-9_\-]{1,128}")
 
@@ -54,6 +60,21 @@ def event(call_id: str, name: str) -> str:
 def call_events(call_id: str) -> str:
     """Every event of one call (or of every call with `ANY`): the stream's filter."""
     return f"call.{_token(call_id, 'call id')}.evt.>"
+
+
+def webhook_outbox(call_id: str) -> str:
+    """Webhook events of one call waiting for delivery (or of every call with `ANY`)."""
+    return f"webhook.send.{_token(call_id, 'call id')}"
+
+
+def webhook_dead_letter(call_id: str) -> str:
+    """Webhook events of one call that were never delivered (or of every call with `ANY`)."""
+    return f"webhook.dead.{_token(call_id, 'call id')}"
+
+
+def webhook_subjects() -> str:
+    """Every subject of the stream `WEBHOOKS`."""
+    return "webhook.>"
 
 
 def transcoder_attach() -> str:

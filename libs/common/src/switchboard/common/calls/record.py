@@ -53,6 +53,24 @@ def may_move(current: CallStatus, new: CallStatus) -> bool:
     return new.final or _ORDER[new] > _ORDER[current]
 
 
+DeliveryState = Literal["pending", "retrying", "delivered", "refused", "exhausted"]
+"""Where a webhook event is: waiting for its first try, failed and tried again later, acknowledged with a 2xx,
+refused by the receiver for good (a 4xx other than 408/429), or out of tries (in the dead letters)."""
+
+
+class WebhookDelivery(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """How the delivery of one webhook event (by event id) went."""
+
+    event_type: str
+    url: str
+    state: DeliveryState = "pending"
+    attempts: int = 0
+    last_status: int = 0
+    last_error: str = ""
+    updated_ns: int = 0
+    delivered_ns: int = 0
+
+
 class CallRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Everything the platform knows about one call; updated with compare-and-set."""
 
@@ -81,6 +99,8 @@ class CallRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Where the call's conversation flow is, and every field so far (profiles with a `flow:`)."""
     outcome: str = ""
     """How the flow ended: completed, declined, call_back, email_requested, whatsapp_requested."""
+    webhook_url: str = ""
+    deliveries: dict[str, WebhookDelivery] = msgspec.field(default_factory=dict)
     v: int = RECORD_SCHEMA_VERSION
 
     def outcome_now(self) -> str:
