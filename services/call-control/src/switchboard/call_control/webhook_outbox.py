@@ -20,6 +20,7 @@ from nats.js import JetStreamContext
 from nats.js import api as js_api
 
 from switchboard.call_control.schemas import CallSummary
+from switchboard.call_control.views import captured_fields
 from switchboard.common.bus import subjects
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.messages import TranscriptTurn
@@ -98,6 +99,9 @@ def call_data(record: CallRecord, history: list[Any]) -> dict[str, Any]:
         answered_by=record.answered_by,
         metadata=dict(record.metadata),
         captured=record.captured,
+        fields=[field.model_dump(mode="json") for field in captured_fields(record)],
+        outcome=record.outcome_now(),
+        call_back_at=(record.flow.call_back_at or None) if record.flow is not None else None,
         result=record.result,
         transcript=transcript_of(history),
     )
