@@ -47,13 +47,14 @@ _PREAMBLES = (
     "email", "mail", "es", "seria", "apunta", "apunte", "anota", "anote", "si", "claro", "ok", "todo junto",
     "junto", "sin espacios", "todo en minusculas", "en minusculas", "minusculas", "minuscula", "mayuscula",
     "con", "de", "la", "el", "y", "luego", "despues", "letra", "letras", "numero", "numeros", "nada mas",
-    "electronico", "mi",
+    "electronico", "mi", "mandamelo a", "mandamelo al", "mandalo a", "enviamelo a", "envialo a",
 )  # fmt: skip
 _DONT_KNOW = ("no se", "no tengo correo", "no tengo email", "no me acuerdo", "no uso correo")
 _ANNOUNCERS = frozenset({"correo", "email", "mail", "emeil", "imeil", "direccion"})
 _TRAILING = frozenset({"si", "verdad", "ok", "okay", "gracias", "va", "sale", "porfa", "eso", "todo", "es"})
 _CLARIFICATION = re.compile(
-    r"(?<!punto)\s+con\s+(?:hache|ache|zeta|ese|doble\s+ele|ye|i\s+griega|be\s+grande|ve\s+chica|acento|tilde)\b"
+    r"(?<!punto)(?:^|\s)(?:es\s+)?con\s+(?:la\s+|una\s+)?(?:hache|ache|zeta|ese|doble\s+ele|ye|i\s+griega|y\s+griega"
+    r"|i\s+latina|be\s+grande|be\s+larga|ve\s+chica|ve\s+corta|jota|ge|equis|acento|tilde)\b"
 )
 _VALID = re.compile(
     r"^[a-z0-9](?:[a-z0-9._%+-]*[a-z0-9_])?@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)*\.[a-z]{2,}$"
@@ -68,6 +69,12 @@ def normalise_email(utterances: Sequence[str]) -> Normalised:
     if contains_any(fold(text).replace(",", " ").split(), _DONT_KNOW):
         return Normalised.refuse("the caller gave no address")
     text, _ = after_last_correction(without_asides(text))
+    # "mi correo es el de la empresa, ventas arroba …": what announces the address ends at its last comma.
+    before_at = re.split(r"\barroba\b|@", text, maxsplit=1)[0]
+    segments = before_at.split(",")
+    announced = [i for i, segment in enumerate(segments[:-1]) if set(fold(segment).split()) & _ANNOUNCERS]
+    if announced:
+        text = ",".join(text.split(",")[announced[-1] + 1 :])
     # A dot followed by a space ends a sentence or an initial ("J. Martínez"); in an address it never does.
     text = re.sub(r"\.(?=\s|$)", " ", text)
     # "Martha con hache": a spelling clarification of a word already said.
@@ -79,6 +86,7 @@ def normalise_email(utterances: Sequence[str]) -> Normalised:
     pieces = _pieces(tokens)
     if isinstance(pieces, Normalised):
         return pieces
+    pieces = _without_spelled_repeats(pieces)
     while len(pieces) > 1 and pieces[-1] in _TRAILING and pieces[-2] != ".":
         pieces = pieces[:-1]
     address = "".join(pieces).strip(".")
@@ -135,6 +143,20 @@ def _pieces(tokens: list[str]) -> list[str] | Normalised:
             i += 1
             continue
         out.append(_LETTER_WORDS.get(token, token))
+        i += 1
+    return out
+
+
+def _without_spelled_repeats(pieces: list[str]) -> list[str]:
+    """A word followed by its own spelling ("juan, jota u a ene") is kept once."""
+    out = list(pieces)
+    i = 0
+    while i < len(out):
+        word = out[i]
+        size = len(word)
+        if size > 1 and word.isalpha() and "".join(out[i + 1 : i + 1 + size]) == word:
+            if all(len(piece) == 1 for piece in out[i + 1 : i + 1 + size]):
+                del out[i + 1 : i + 1 + size]
         i += 1
     return out
 

@@ -110,6 +110,14 @@ _PREAMBLES = sorted(
         "tengo",
         "despues viene",
         "termina en",
+        "al final",
+        "y al final",
+        "al principio",
+        "al ultimo",
+        "la ultima es",
+        "la primera es",
+        "la ultima",
+        "la primera",
         "termina con",
         "y termina con",
         "y termina en",
@@ -135,20 +143,51 @@ def normalise_mx_plate(utterances: Sequence[str]) -> Normalised:
     raw = _TOKEN.findall(text)
     folded = drop_phrases([fold(token) for token in raw], (*HESITATION_PHRASES, *_PHRASES))
     cased = _recase(raw, folded)
+    folded, cased = _without_states(folded, cased)
     characters, unclear = _spell(folded, cased)
     if unclear:
         return Normalised.refuse(unclear)
     value = "".join(characters)
     if not value:
         return Normalised.refuse("no letters or digits were heard")
+    half = len(value) // 2
+    if len(value) % 2 == 0 and value[:half] == value[half:] and _shape(value[:half]) in SHAPES:
+        value, note = value[:half], "the caller said the plate twice"
+    else:
+        note = ""
     if "Ñ" in value:
         return Normalised.refuse("Mexican plates have no Ñ; the letter may have been N")
-    shape = re.sub(r"\d", "9", re.sub(r"[A-Z]", "L", value))
-    if shape not in SHAPES:
+    if _shape(value) not in SHAPES:
         return Normalised.refuse(
             f"{value} is not the shape of a Mexican plate (e.g. ABC1234, ABC123D, AB123CD)"
         )
-    return Normalised.ok(value)
+    return Normalised.ok(value, note)
+
+
+def _shape(value: str) -> str:
+    return re.sub(r"\d", "9", re.sub(r"[A-Z]", "L", value))
+
+
+def _without_states(tokens: list[str], cased: dict[int, str]) -> tuple[list[str], dict[int, str]]:
+    """Tokens without "de Jalisco", "del estado de Nuevo León" (a state is not part of the plate).
+
+    "jota de Jalisco" keeps its radio word: "de" right after a letter name links the letter to it.
+    """
+    drop: set[int] = set()
+    for i, token in enumerate(tokens):
+        if token not in ("de", "del"):
+            continue
+        start, j = i, i + 1
+        if tokens[j : j + 2] == ["estado", "de"]:
+            j += 2
+        for state in _STATES:
+            words = state.split()
+            if tokens[j : j + len(words)] == words and (
+                j > i + 1 or i == 0 or tokens[i - 1] not in _letters.SINGLE
+            ):
+                drop.update(range(start, j + len(words)))
+    kept = [i for i in range(len(tokens)) if i not in drop]
+    return [tokens[i] for i in kept], {new: cased.get(old, tokens[old]) for new, old in enumerate(kept)}
 
 
 def read_back_mx_plate(value: str) -> str:
@@ -176,7 +215,8 @@ def _spell(tokens: list[str], cased: dict[int, str]) -> tuple[list[str], str]:
         token = tokens[i]
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         original = cased.get(i, token)
-        if token == ",":
+        if token == "," or (token in ("un", "una") and nxt in _letters.SINGLE):
+            # A pause, or an article before a letter ("y al final una ce").
             i += 1
             continue
         if len(original) > 1 and original.isupper() and _is_literal(original):
@@ -257,6 +297,13 @@ def _is_literal(token: str) -> bool:
     return not has_digit and (short or not re.search(r"[aeiou]", fold(token)))
 
 
+_STATES = (
+    "aguascalientes", "baja california", "baja california sur", "campeche", "chiapas", "chihuahua", "coahuila",
+    "colima", "durango", "guanajuato", "guerrero", "hidalgo", "jalisco", "mexico", "michoacan", "morelos", "nayarit",
+    "nuevo leon", "oaxaca", "puebla", "queretaro", "quintana roo", "san luis potosi", "sinaloa", "sonora", "tabasco",
+    "tamaulipas", "tlaxcala", "veracruz", "yucatan", "zacatecas", "la ciudad de mexico", "la cdmx", "cdmx",
+    "el estado de mexico", "la frontera", "los estados unidos", "estados unidos", "texas", "california",
+)  # fmt: skip
 _COMMON_WORDS = frozenset(
     {"que", "por", "con", "sin", "hay", "muy", "mas", "ya", "les", "nos", "tan", "sea", "ver", "voy", "fue", "era",
      "oye", "asi", "pos", "pue", "aja", "eso", "esa", "mis", "tus", "sus", "los", "mmm", "eh", "ah", "am", "pm"}

@@ -55,7 +55,6 @@ _ACCEPT = (
     "empiece",
     "empieza",
     "bien",
-    "ya",
 )
 _DECLINE = (
     "no",
@@ -91,6 +90,9 @@ _EMAIL = (
 )
 _WHATSAPP = (
     "whatsapp",
+    "guats",
+    "guatsap",
+    "guasa",
     "whats",
     "wats",
     "wasap",
@@ -190,18 +192,20 @@ _UNCLEAR = ("quien habla", "quien es", "de que se trata", "que quiere", "que qui
 
 def normalise_permission(utterances: Sequence[str]) -> Normalised:
     """What the caller chose; a channel, a call-back or a wait outranks a bare yes or no."""
-    tokens = plain_words(join_utterances(utterances))
+    tokens = [token.replace("ñ", "n") for token in plain_words(join_utterances(utterances))]
     if not tokens:
         return Normalised.refuse("nothing was said")
     if contains_any(tokens, ("mensaje", "mensajito")) and not contains_any(tokens, _WHATSAPP + _EMAIL):
         return Normalised.refuse("a message was asked for without saying where (e-mail or WhatsApp)")
     # "luego luego" is Mexican for "right away", not "later".
     tokens = [
-        "ya" if token == "luego" and "luego" in tokens[i + 1 : i + 2] else token
+        "adelante" if token == "luego" and "luego" in tokens[i + 1 : i + 2] else token
         for i, token in enumerate(tokens)
     ]
     tokens = [
-        token for i, token in enumerate(tokens) if not (token == "luego" and tokens[i - 1 : i] == ["ya"])
+        token
+        for i, token in enumerate(tokens)
+        if not (token == "luego" and tokens[i - 1 : i] == ["adelante"])
     ]
     specific = [
         name

@@ -41,18 +41,20 @@ _NOT_NAME = frozenset(
         "donde", "ya", "hay", "son", "manejando", "trabajo", "llamo", "llama", "quien", "habla", "nombre",
         "tractor", "placas", "numero", "hola", "yo", "gracias", "favor", "senorita", "disculpe", "momento",
         "ocupado", "ocupada", "despues", "luego", "llamar", "puedo", "quiero", "sabe", "se", "dicen", "digo",
+        "transportes", "fletes", "logistica", "empresa", "compania", "grupo", "sa", "cv", "mudanzas", "autotransportes",
     }
 )  # fmt: skip
 # A spelling clarification after a surname ("Pérez con zeta") cannot be applied reliably; it is dropped.
 _SPELLING = re.compile(
     r"\b(?:con|es\s+con)\s+(?:(?:be|ve|b|v)\s+(?:grande|chica|corta|larga|alta|baja|de\s+\w+)|zeta|z|ese|s|ce|c"
     r"|jota|j|ge|g|hache|h|i\s+griega|y\s+griega|y|i\s+latina|doble\s+ele|elle|ll"
-    r"|(?:acento|tilde)(?:\s+en\s+la\s+\w+)?)\b",
+    r"|(?:acento|tilde)(?:\s+en\s+la\s+\w+)?)(?:\s+al\s+final|\s+al\s+principio|\s+en\s+medio)?\b",
     re.IGNORECASE,
 )
 # What follows "pero" is a nickname or an aside ("Juan Pérez, pero me dicen el Güero").
 _ASIDE = re.compile(r"[,;.]?\s+pero\s+.*$", re.IGNORECASE)
-_RESTART = re.compile(r"\b(\w+)\s*(?:[,.;…]+\s*)+\1\b", re.IGNORECASE)
+_RESTART = re.compile(r"\b((?:\w+\s+){0,2}\w+)\s*(?:[,.;…]+\s*)+\1\b", re.IGNORECASE)
+_HESITATION_WORDS = re.compile(r"\b(?:este|eh+|em+|m+|hmm)\b", re.IGNORECASE)
 _DONT_SAY = ("no se", "para que", "por que", "no le voy a dar", "no te voy a dar", "no quiero", "quien habla")
 _MAX_WORDS = 7
 _PURE_HESITATIONS = frozenset({"eh", "ehh", "em", "emm", "mm", "mmm", "hmm", "este", "ah"})
@@ -63,12 +65,12 @@ def normalise_person_name(utterances: Sequence[str]) -> Normalised:
     text = join_utterances(utterances)
     if not text:
         return Normalised.refuse("nothing was said")
-    if contains_any(re.sub(r"[^\w\s]", " ", fold(text)).split(), _DONT_SAY):
+    if contains_any(re.sub(r"[^\w\s]", " ", fold(without_asides(text))).split(), _DONT_SAY):
         return Normalised.refuse("the caller did not give a name")
     text, _ = after_last_correction(without_asides(text))
     text = _ASIDE.sub("", _SPELLING.sub(" ", text))
     # "Roberto, Roberto Sánchez": a word said again after a pause is a restart; "Pérez Pérez" is a name.
-    text = _RESTART.sub(r"\1", text)
+    text = _RESTART.sub(r"\1", _HESITATION_WORDS.sub(" ", text))
     if re.search(r"\d", text):
         return Normalised.refuse("a name has no digits; the answer holds something else")
     # An initial keeps its dot ("J. Guadalupe"); other punctuation separates words.
@@ -80,6 +82,8 @@ def normalise_person_name(utterances: Sequence[str]) -> Normalised:
         return Normalised.refuse("only one name was heard; the full name is needed")
     if len(raw) > _MAX_WORDS:
         return Normalised.refuse("too many words for a name")
+    if fold(raw[0]) in _PARTICLES:
+        return Normalised.refuse(f"not a name: starts with {raw[0]!r}")
     strange = [word for word in raw if fold(word) in _NOT_NAME]
     if strange:
         return Normalised.refuse(f"not a name: {' '.join(strange)}")

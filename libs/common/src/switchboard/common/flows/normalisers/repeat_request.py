@@ -12,6 +12,23 @@ _REPEAT = (
     "repita",
     "repitame",
     "repitamelo",
+    "repiteme",
+    "se escucha mal",
+    "se escucha muy mal",
+    "se oye mal",
+    "se oye muy mal",
+    "te escucho mal",
+    "le escucho mal",
+    "no escucho",
+    "que numero",
+    "cual numero",
+    "que placa",
+    "que placas",
+    "cuales placas",
+    "que nombre",
+    "que hora",
+    "que dato",
+    "que cosa",
     "repetir",
     "repites",
     "repetirme",
@@ -63,7 +80,7 @@ _REPEAT = (
     "no alcance a escuchar",
 )
 # Whole answers that only ask back.
-_POLITE = frozenset({"disculpa", "disculpe", "perdon", "oiga", "oye", "senorita", "joven"})
+_POLITE = frozenset({"disculpa", "disculpe", "perdon", "oiga", "oye", "senorita", "joven", "eh"})
 _ASK_BACK = {
     ("que",),
     ("como",),
