@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from switchboard.common.bus.client import Bus
@@ -77,6 +78,8 @@ class MediaEdge:
         self.decoder = InboundDecoder()
         self.sessions: set[ServedLeg] = set()
         self.draining = False
+        self.drain_hooks: list[Callable[[], Awaitable[None]]] = []
+        """Run when a drain begins (ways of taking calls other than the upgrade stop taking them)."""
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -127,6 +130,11 @@ class MediaEdge:
             logger.info("draining: %d active streams, deadline %.0f s", len(self.sessions), deadline_s)
         self.draining = True
         self.health.draining = True
+        for hook in self.drain_hooks:
+            try:
+                await hook()
+            except Exception:
+                logger.exception("a drain hook failed")
         started = time.monotonic()
         at_start = len(self.sessions)
         left: list[ServedLeg] = []

@@ -14,6 +14,8 @@ from switchboard.common.runtime.lifecycle import run, service_context
 from switchboard.common.runtime.logs import configure_logging
 from switchboard.common.runtime.metrics import new_registry
 from switchboard.media_edge.edge import MediaEdge
+from switchboard.media_edge.livekit_leg import LiveKitAccess
+from switchboard.media_edge.livekit_rooms import LiveKitRooms
 from switchboard.media_edge.metrics import EdgeMetrics
 from switchboard.media_edge.server import EdgeServer
 from switchboard.media_edge.settings import MediaEdgeSettings
@@ -24,9 +26,11 @@ SERVICE = "media-edge"
 
 
 async def serve(settings: MediaEdgeSettings, stop: asyncio.Event) -> None:
-    """Serve Twilio media streams until `stop` is set, then drain and stop."""
+    """Serve Twilio media streams (and LiveKit calls when configured) until `stop` is set, then drain and stop."""
     settings.auth_token()  # fail before connecting anything when a secret is missing
     settings.stream_token_secret()
+    if settings.livekit_url:
+        settings.livekit_secret()
     registry = new_registry()
     async with service_context(SERVICE, settings, registry) as ctx:
         js = ctx.bus.js
@@ -46,6 +50,11 @@ async def serve(settings: MediaEdgeSettings, stop: asyncio.Event) -> None:
         # which would otherwise stall every stream for tens of milliseconds now and then.
         gc.freeze()
         await server.start()
+        rooms = None
+        if settings.livekit_url:
+            access = LiveKitAccess(settings.livekit_url, settings.livekit_api_key, settings.livekit_secret())
+            rooms = LiveKitRooms(edge, access, capacity=settings.livekit_capacity)
+            await rooms.start()
         ctx.health.add_check("http", lambda: server.running)
         ctx.health.mark_started()
         stopped = asyncio.create_task(stop.wait())
@@ -55,6 +64,8 @@ async def serve(settings: MediaEdgeSettings, stop: asyncio.Event) -> None:
         if serving.done():
             logger.error("the HTTP server stopped on its own")
         await server.stop()
+        if rooms is not None:
+            await rooms.stop()
         serving.cancel()
 
 

@@ -63,6 +63,12 @@ class MediaEdgeSettings(ServiceSettings):
     max_reattaches: int = Field(
         default=3, ge=0, description="Re-attaches per call; a component lost once more ends the stream"
     )
+    livekit_url: str = Field(
+        default="", description="ws(s):// URL of the LiveKit server; empty: the edge takes no LiveKit calls"
+    )
+    livekit_api_key: str = ""
+    livekit_api_secret: SecretStr | None = None
+    livekit_capacity: int = Field(default=200, ge=1, description="LiveKit calls served at once by this edge")
     ws_ping_interval_s: float | None = 20.0
     ws_implementation: Literal["websockets-sansio", "websockets"] = "websockets-sansio"
 
@@ -87,6 +93,10 @@ class MediaEdgeSettings(ServiceSettings):
     def auth_token(self) -> str:
         """The Twilio auth token; fails naming the variable when it is missing or a placeholder."""
         return require_secret(self.twilio_auth_token, "MEDIA_EDGE_TWILIO_AUTH_TOKEN")
+
+    def livekit_secret(self) -> str:
+        """The LiveKit API secret the edge signs its join tokens with; fails naming the variable."""
+        return require_secret(self.livekit_api_secret, "MEDIA_EDGE_LIVEKIT_API_SECRET")
 
     def stream_token_secret(self) -> str:
         """The stream-token secret shared with call-control; fails the same way."""

@@ -70,6 +70,19 @@ class SendDtmf(_Message, tag="send_dtmf"):
     digits: str
 
 
+class CallProgress(_Message, tag="progress"):
+    """Where the phone leg says the call is, for call-control to apply to the record.
+
+    Sent by the edge for a leg whose progress only the edge sees (LiveKit: the SIP participant's
+    `sip.callStatus`). `status` is a call status (``ringing``, ``in-progress``, ``completed``...);
+    `provider_status` what the provider said; `sequence` orders the reports of one leg.
+    """
+
+    status: str
+    provider_status: str = ""
+    sequence: int = -1
+
+
 MEDIA_EDGE_COMPONENT = "media-edge"
 TRANSCODER_COMPONENT = "transcoder"
 """How the edge and the transcoder name themselves in heartbeats and events."""
@@ -90,7 +103,7 @@ class Heartbeat(_Message, tag="heartbeat"):
     instance: str
 
 
-Control = Clear | Playout | Hangup | Transfer | SendDtmf | Heartbeat
+Control = Clear | Playout | Hangup | Transfer | SendDtmf | Heartbeat | CallProgress
 
 # --- events ----------------------------------------------------------------------------------------------
 

@@ -87,6 +87,11 @@ def agent_attach(provider: str) -> str:
     return f"svc.agent.{_token(provider, 'provider')}.attach"
 
 
+def edge_attach(transport: str) -> str:
+    """Requests for a media edge to serve a call whose phone leg it must join itself (``livekit``: the room)."""
+    return f"svc.edge.{_token(transport, 'transport')}.attach"
+
+
 def call_id_of(subject: str) -> str:
     """The call id of a ``call.{id}.…`` subject."""
     parts = subject.split(".", 2)

@@ -85,6 +85,10 @@ class CallRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     status_sequence: int = -1
     provider_call_id: str = ""
     stream_id: str = ""
+    room: str = ""
+    """The LiveKit room of a ``livekit`` call."""
+    sip_status: str = ""
+    """The SIP status a LiveKit call ended with when it was not answered (``486 Busy Here``)."""
     answered_by: str = ""
     created_ns: int = 0
     answered_ns: int = 0
