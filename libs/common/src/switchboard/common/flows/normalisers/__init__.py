@@ -23,6 +23,14 @@ __all__ = ["FIELD_TYPES", "FieldType", "Normalised", "normalise", "read_back", "
 
 FIELD_TYPES: tuple[FieldType, ...] = get_args(FieldType)
 
+_PERMISSION_SAID = {
+    "accept": "sí, puede contestar ahora",
+    "decline": "no quiere contestar",
+    "email": "por correo electrónico",
+    "whatsapp": "por WhatsApp",
+    "call_back": "que le llamemos más tarde",
+    "wait": "que esperemos un momento",
+}
 _NORMALISERS: dict[FieldType, Callable[[Sequence[str]], Normalised]] = {
     "person_name": normalise_person_name,
     "number": normalise_number,
@@ -58,4 +66,6 @@ def read_back(field: FieldType, value: str | bool) -> str:
         return "sí" if value == "yes" else "no"
     if field == "repeat_request":
         return "sí" if value else "no"
+    if field == "permission":
+        return _PERMISSION_SAID.get(str(value), str(value))
     return str(value)
