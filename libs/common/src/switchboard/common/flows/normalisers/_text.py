@@ -12,30 +12,10 @@ from collections.abc import Iterable, Sequence
 # Hesitations and discourse fillers that carry no content in any field.
 HESITATIONS = frozenset(
     {
-        "eh",
-        "ehh",
-        "em",
-        "emm",
-        "mm",
-        "mmm",
-        "hmm",
-        "ah",
-        "este",
-        "pues",
-        "bueno",
-        "aver",
-        "verdad",
-        "okey",
-        "oiga",
-        "oye",
-        "mire",
-        "mira",
-        "fíjese",
-        "fijese",
-        "ajá",
-        "aja",
+        "eh", "ehh", "em", "emm", "mm", "mmm", "hmm", "ah", "este", "pues", "bueno", "aver", "verdad", "okey",
+        "oiga", "oye", "mire", "mira", "fíjese", "fijese", "ajá", "aja",
     }
-)
+)  # fmt: skip
 
 # Words that announce a self-correction: what follows replaces what came before.
 _CORRECTION = re.compile(
