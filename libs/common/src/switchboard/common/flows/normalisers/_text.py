@@ -20,7 +20,9 @@ HESITATIONS = frozenset(
 # Words that announce a self-correction: what follows replaces what came before.
 _CORRECTION = re.compile(
     r"\b(?:perd[oó]n|no,?\s+perd[oó]n|disculpe?|digo|mejor\s+dicho|m[aá]s\s+bien|corrijo|me\s+equivoqu[eé]"
-    r"|no\s*,\s*no|no\s+no|no\s+espere?|no\s+esp[eé]rate|esp[eé]ra(?:me|te)?|esp[eé]re(?:me)?)\b[\s,.;:!¡?¿-]*",
+    r"|no\s*,\s*no|no\s+no|no\s+espere?|no\s+esp[eé]rate|esp[eé]ra(?:me|te)?|esp[eé]re(?:me)?"
+    # "tres, no, cuatro": a "no" between pauses takes back what came before.
+    r"|(?<=[,.;…]\s)no(?=\s*[,.;…]))\b[\s,.;:!¡?¿-]*",
     re.IGNORECASE,
 )
 
