@@ -2,6 +2,8 @@
 
 `make dev` uses fixed local ports (call-control :8080, media-edge :8081, emulators :9400-9402, ops :9101-9105,
 NATS :4222); the end-to-end tests and the benchmark pass free ports and run the emulators themselves.
+Everything listens on 127.0.0.1 unless `bind_host` opens the services' ports (API, edge, ops) wider; the
+emulators and NATS stay on loopback, as nothing outside this machine needs them.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ import os
 import secrets
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from switchboard.devkit.nats_server import free_port
 from switchboard.devkit.platform import ProcessSpec
+from switchboard.devkit.readiness import ReadyProbe
 
 DEV_API_KEY = "dev-api-key-0123456789"
 EDGE_PUBLIC_URL = "wss://edge.switchboard.local/twilio/stream"
@@ -34,6 +38,11 @@ class Ports:
     transcoder_ops: int = 9103
     agent_openai_ops: int = 9104
     agent_gemini_ops: int = 9105
+
+    @classmethod
+    def free(cls) -> Ports:
+        """Ports nobody listens on right now, for a platform beside another one (tests, benchmarks)."""
+        return cls(**{f.name: free_port() for f in fields(cls)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +86,23 @@ class Providers:
         return bool(self.twilio_sid and self.twilio_token and self.public_base_url and self.public_stream_url)
 
     def banner(self, ports: Ports) -> list[str]:
-        """One line per provider: real or emulated."""
+        """One line per provider: real, or emulated and where."""
         twilio = (
-            f"REAL account {self.twilio_sid}" if self.real_twilio else f"emulated on :{ports.twilio_emulator}"
+            f"REAL account {self.twilio_sid}"
+            if self.real_twilio
+            else f"emulated at http://127.0.0.1:{ports.twilio_emulator} (its phones answer every number)"
         )
-        openai = "REAL (OPENAI_API_KEY)" if self.openai_key else f"emulated on :{ports.openai_emulator}"
-        gemini = "REAL (GEMINI_API_KEY)" if self.gemini_key else f"emulated on :{ports.gemini_emulator} (TLS)"
-        return [f"Twilio:      {twilio}", f"OpenAI:      {openai}", f"Gemini Live: {gemini}"]
+        openai = (
+            "REAL (OPENAI_API_KEY)"
+            if self.openai_key
+            else f"emulated at ws://127.0.0.1:{ports.openai_emulator}/v1/realtime"
+        )
+        gemini = (
+            "REAL (GEMINI_API_KEY)"
+            if self.gemini_key
+            else f"emulated at https://127.0.0.1:{ports.gemini_emulator} (TLS, its own CA)"
+        )
+        return [f"Twilio       {twilio}", f"OpenAI       {openai}", f"Gemini Live  {gemini}"]
 
 
 @dataclass(slots=True)
@@ -96,6 +115,39 @@ class DevPlatform:
     ports: Ports = field(default_factory=Ports)
     keys: Secrets = field(default_factory=Secrets)
     extra_env: dict[str, str] = field(default_factory=dict)
+    bind_host: str = "127.0.0.1"
+    """Where the services' ports (API, edge, ops) listen; 0.0.0.0 opens them to the network."""
+    drain_s: float | None = None
+    """How long the services let calls go on after SIGTERM (None: their own default, 15 minutes)."""
+
+    @property
+    def probe_host(self) -> str:
+        """Where to reach the services from this machine."""
+        return "127.0.0.1" if self.bind_host in ("0.0.0.0", "::", "") else self.bind_host
+
+    def ready_probes(self, names: list[str]) -> list[ReadyProbe]:
+        """How to tell that each of the named processes is ready."""
+        ports, host = self.ports, self.probe_host
+        services = {
+            "call-control": ports.call_control_ops,
+            "media-edge": ports.edge_ops,
+            "transcoder": ports.transcoder_ops,
+            "agent-openai": ports.agent_openai_ops,
+            "agent-gemini": ports.agent_gemini_ops,
+        }
+        emulators = {
+            "twilio-emulator": ReadyProbe("twilio-emulator", ports.twilio_emulator),
+            "openai-emulator": ReadyProbe("openai-emulator", ports.openai_emulator),
+            "gemini-emulator": ReadyProbe(
+                "gemini-emulator", ports.gemini_emulator, needs_file=self.gemini_ca
+            ),
+        }
+        return [
+            ReadyProbe(name, services[name], path="/readyz", host=host)
+            if name in services
+            else emulators[name]
+            for name in names
+        ]
 
     @property
     def gemini_ca(self) -> Path:
@@ -154,7 +206,13 @@ class DevPlatform:
         local = f"http://127.0.0.1:{ports.call_control}"
         public_base = p.public_base_url if p.real_twilio and p.public_base_url else local
         stream_url = p.public_stream_url if p.real_twilio and p.public_stream_url else EDGE_PUBLIC_URL
-        common = {"LOG_FORMAT": "console", "NATS_URL": self.nats_url, **self.extra_env}
+        common = {
+            "LOG_FORMAT": "console",
+            "NATS_URL": self.nats_url,
+            "OPS_HOST": self.bind_host,
+            **({"DRAIN_TIMEOUT_S": str(self.drain_s)} if self.drain_s is not None else {}),
+            **self.extra_env,
+        }
         number = os.environ.get("TWILIO_FROM_NUMBER", DEV_NUMBER)
         openai = (
             {"API_KEY": p.openai_key}
@@ -177,7 +235,9 @@ class DevPlatform:
                 "MEDIA_EDGE_",
                 {
                     **common,
+                    "HOST": self.bind_host,
                     "PORT": str(ports.edge),
+                    **({"DRAIN_DEADLINE_S": str(self.drain_s)} if self.drain_s is not None else {}),
                     "OPS_PORT": str(ports.edge_ops),
                     "PUBLIC_STREAM_URL": stream_url,
                     "TWILIO_AUTH_TOKEN": self.twilio_auth_token,
@@ -195,6 +255,7 @@ class DevPlatform:
                 "CALL_CONTROL_",
                 {
                     **common,
+                    "HTTP_HOST": self.bind_host,
                     "HTTP_PORT": str(ports.call_control),
                     "OPS_PORT": str(ports.call_control_ops),
                     "API_KEYS": keys.api_key,

@@ -70,7 +70,8 @@ class EmbeddedNats:
         args = [nats_server_binary(), "-a", self.host, "-p", str(self.port), "-js", "-sd", str(store)]
         output = open(self._log_file, "ab") if self._log_file else subprocess.DEVNULL
         try:
-            self._process = subprocess.Popen(args, stdout=output, stderr=output)
+            # A process group of its own: Ctrl-C in a terminal stops the clients first, then this server.
+            self._process = subprocess.Popen(args, stdout=output, stderr=output, process_group=0)
         finally:
             if self._log_file:
                 output.close()  # type: ignore[union-attr]  # a file when log_file is set

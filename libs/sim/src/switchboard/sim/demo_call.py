@@ -131,10 +131,43 @@ async def _wait_for_quiet(
     return report
 
 
+async def _answers(session: aiohttp.ClientSession, url: str) -> bool:
+    """Whether `url` answers 200; a refused key ends the command (waiting would not help)."""
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as response:
+            if response.status in (401, 403):
+                raise SystemExit(f"{url}: {response.status}: the API refused the key (set --api-key)")
+            return response.status == 200
+    except (aiohttp.ClientError, TimeoutError):
+        return False
+
+
+async def wait_for_platform(session: aiohttp.ClientSession, api: str, emulator: str, within_s: float) -> None:
+    """Return once the API and the Twilio emulator answer; end with a clear message after `within_s`."""
+    probes = {"the API": f"{api}/v1/calls?limit=1", "the Twilio emulator": f"{emulator}/_emulator/calls"}
+    deadline = time.monotonic() + within_s
+    said = False
+    while True:
+        missing = [name for name, url in probes.items() if not await _answers(session, url)]
+        if not missing:
+            return
+        if time.monotonic() >= deadline:
+            raise SystemExit(
+                f"{' and '.join(missing)} did not answer within {within_s:.0f} s ({api}, {emulator}): "
+                "start the platform with `make dev` and wait for its READY banner"
+            )
+        if not said:
+            sys.stdout.write(f"waiting for the platform at {api} (`make dev` prints READY when it is)\n")
+            sys.stdout.flush()
+            said = True
+        await asyncio.sleep(_POLL_S)
+
+
 async def run(args: argparse.Namespace) -> None:
-    """Place the call, talk, hang up, save and report."""
+    """Wait for the platform, place the call, talk, hang up, save and report."""
     headers = {"Authorization": f"Bearer {args.api_key}"}
     async with aiohttp.ClientSession(headers=headers) as session:
+        await wait_for_platform(session, args.api, args.emulator, args.wait)
         body = {"to": args.to, "profile": args.profile, "transport": "twilio"}
         async with session.post(f"{args.api}/v1/calls", json=body) as response:
             call_id = str((await _json(response))["call_id"])
@@ -213,10 +246,16 @@ def main() -> None:
     parser.add_argument("--barge-in-text", default="Sorry, one more question.")
     parser.add_argument("--out", type=Path, default=Path("out/call.wav"))
     parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument(
+        "--wait", type=float, default=60.0, help="seconds to wait for the platform to answer before giving up"
+    )
     args = parser.parse_args()
     if not args.say:
-        args.say = ["Hi, I would like to book an appointment for Tuesday morning."]
-    asyncio.run(run(args))
+        args.say = ["Hi, I would like to book a cleaning next week."]
+    try:
+        asyncio.run(run(args))
+    except aiohttp.ClientConnectionError as error:
+        raise SystemExit(f"lost the platform ({error}): is `make dev` still running?") from None
 
 
 if __name__ == "__main__":

@@ -44,10 +44,15 @@ async def connect(options: BusOptions, metrics: BusMetrics) -> NatsClient:
         metrics.connection_events.labels("error").inc()
         logger.warning("nats error: %s", exc)
 
+    clients: list[NatsClient] = []  # the client, once connected: a close we asked for is no warning
+
     async def on_disconnected() -> None:
         metrics.connection_events.labels("disconnected").inc()
         metrics.connected.set(0)
-        logger.warning("nats disconnected")
+        if clients and clients[0].is_closed:
+            logger.info("nats connection closed")
+        else:
+            logger.warning("nats disconnected")
 
     async def on_reconnected() -> None:
         metrics.connection_events.labels("reconnected").inc()
@@ -75,6 +80,7 @@ async def connect(options: BusOptions, metrics: BusMetrics) -> NatsClient:
         reconnected_cb=on_reconnected,
         closed_cb=on_closed,
     )
+    clients.append(client)
     metrics.connected.set(1)
     return client
 
