@@ -11,12 +11,13 @@ export UV_PYTHON_DOWNLOADS := never
 SOURCES := $(wildcard libs/*/src services/*/src)
 BENCHES := $(wildcard libs/*/bench/bench_*.py services/*/bench/bench_*.py)
 
-.PHONY: help uv sync dev test lint typecheck pytest bench members
+.PHONY: help uv sync dev test lint typecheck pytest bench members fuzz
 
 help:
 	@echo "make dev    run NATS, every service and the provider emulators (no credentials needed)"
 	@echo "make test   lint, type-check and run the whole test suite"
 	@echo "make bench  print the performance figures"
+	@echo "make fuzz   a long schemathesis and signed-webhook run against call-control (FUZZ_CASES=500 per operation)"
 
 uv:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -42,6 +43,11 @@ test: lint typecheck members pytest
 bench: sync
 	@failed=""; for bench in $(BENCHES); do echo; echo "== $$bench"; $(UV) run python $$bench || failed="$$failed $$bench"; done; \
 	if [ -n "$$failed" ]; then echo; echo "benchmarks that missed a target or failed:$$failed"; exit 1; fi
+
+# The same property tests as in `make test`, with more cases: prints cases run, 5xx count and crashes.
+FUZZ_CASES ?= 500
+fuzz: sync
+	SWITCHBOARD_FUZZ_CASES=$(FUZZ_CASES) $(UV) run pytest -q -s services/call-control/tests/test_fuzz.py
 
 dev: sync
 	$(UV) run switchboard-dev

@@ -47,7 +47,20 @@ def test_refused_numbers_say_why(number: str, code: str) -> None:
     assert refused.value.message.startswith("to: ")
 
 
-def test_caller_ids_only_need_to_be_valid_e164() -> None:
-    assert POLICY.caller_id("+33612345678") == "+33612345678"
-    with pytest.raises(ApiProblem, match="from: "):
-        POLICY.caller_id("+1555")
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [
+        ("+1555", "invalid_number"),
+        ("+14155550100\n", "invalid_number"),
+        ("+33612345678", "country_not_allowed"),
+        ("+19002345678", "premium_rate_number"),
+    ],
+)
+def test_caller_ids_are_checked_like_destinations(number: str, code: str) -> None:
+    with pytest.raises(ApiProblem, match="from: ") as refused:
+        POLICY.caller_id(number)
+    assert refused.value.code == code
+
+
+def test_a_valid_caller_id_passes() -> None:
+    assert POLICY.caller_id("+14155550100") == "+14155550100"

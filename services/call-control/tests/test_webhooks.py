@@ -97,7 +97,7 @@ async def test_unsigned_or_tampered_webhooks_are_refused_and_counted(call_contro
         assert (await cc.record(call_id)).status == CallStatus.COMPLETED
 
 
-async def test_behind_a_proxy_the_forwarded_url_is_checked(call_control: RunCallControl) -> None:
+async def test_only_the_configured_public_url_is_checked(call_control: RunCallControl) -> None:
     async with call_control(public_base_url="https://calls.example.com") as cc:
         cc.twilio.next_callee(Callee.not_answering())
         call_id = (await cc.create({"to": CALLEE, "profile": "receptionist-openai"})).json()["call_id"]
@@ -112,14 +112,21 @@ async def test_behind_a_proxy_the_forwarded_url_is_checked(call_control: RunCall
         path = f"/twilio/status?call_id={call_id}"
         signed_for_public = compute_signature(AUTH_TOKEN, f"https://calls.example.com{path}", params)
         assert (await cc.signed_post(path, params, signature=signed_for_public)).status_code == 204
-        signed_for_proxy = compute_signature(AUTH_TOKEN, f"https://other.example.org{path}", params)
-        headers = {
-            "X-Twilio-Signature": signed_for_proxy,
-            "X-Forwarded-Proto": "https",
-            "X-Forwarded-Host": "other.example.org",
-        }
-        assert (await cc.http.post(path, data=params, headers=headers)).status_code == 204
         assert (await cc.record(call_id)).status == CallStatus.BUSY
+        # Signed by Twilio for another host of the same account: replayed here with forwarding headers, or
+        # with a Host header naming that host, it is refused.
+        replayed = {**params, "CallStatus": "completed", "SequenceNumber": "6"}
+        signed_elsewhere = compute_signature(AUTH_TOKEN, f"https://other.example.org{path}", replayed)
+        for headers in (
+            {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "other.example.org"},
+            {"Host": "other.example.org", "X-Forwarded-Proto": "https"},
+        ):
+            answer = await cc.http.post(
+                path, data=replayed, headers={"X-Twilio-Signature": signed_elsewhere, **headers}
+            )
+            assert answer.status_code == 403
+        assert (await cc.record(call_id)).status == CallStatus.BUSY
+        assert cc.control.metrics.signature_failures.labels("status")._value.get() == 2
 
 
 async def test_an_inbound_call_gets_the_stream_twiml_and_a_record(
@@ -174,3 +181,56 @@ async def test_a_number_without_a_profile_is_rejected(call_control: RunCallContr
         assert await asyncio.wait_for(call.wait_status(), 10) == "no-answer"
         assert isinstance(call.log.verbs[0], Reject)
         assert await cc.store.find(call.sid) is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"SequenceNumber": "²"},
+        {"SequenceNumber": "-1"},
+        {"SequenceNumber": "1" * 11},
+        {"SequenceNumber": "１"},
+        {"CallDuration": "100000000000"},
+        {"CallDuration": "4.5"},
+        {"AnsweredBy": "x" * 100_000},
+        {"AnsweredBy": "human\n"},
+    ],
+)
+async def test_signed_callbacks_with_malformed_fields_get_400_and_change_nothing(
+    call_control: RunCallControl, bad: dict[str, str]
+) -> None:
+    async with call_control() as cc:
+        cc.twilio.next_callee(Callee.not_answering())
+        call_id = (await cc.create({"to": CALLEE, "profile": "receptionist-openai"})).json()["call_id"]
+        record = await cc.wait_record(call_id, lambda r: r.status == CallStatus.RINGING)
+        params = {
+            "AccountSid": cc.twilio.account_sid,
+            "CallSid": record.provider_call_id,
+            "CallStatus": "completed",
+            "SequenceNumber": "9",
+            **bad,
+        }
+        answer = await cc.signed_post(f"/twilio/status?call_id={call_id}", params)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["code"] == "invalid_webhook"
+        after = await cc.record(call_id)
+        assert after.status == CallStatus.RINGING and after.answered_by == ""
+        assert cc.control.metrics.webhooks_malformed.labels("status")._value.get() == 1
+
+
+@pytest.mark.parametrize("bad", [{"From": "+1 415\n"}, {"From": "x" * 1000}, {"To": "ünï"}])
+async def test_a_signed_voice_webhook_with_malformed_addresses_gets_400(
+    call_control: RunCallControl, bad: dict[str, str]
+) -> None:
+    async with call_control() as cc:
+        params = {
+            "AccountSid": cc.twilio.account_sid,
+            "CallSid": "CA" + "3" * 32,
+            "CallStatus": "ringing",
+            "From": "+14155550100",
+            "To": INBOUND_NUMBER,
+            **bad,
+        }
+        answer = await cc.signed_post("/twilio/voice", params)
+        assert answer.status_code == 400, answer.text
+        assert cc.control.metrics.webhooks_malformed.labels("voice")._value.get() == 1

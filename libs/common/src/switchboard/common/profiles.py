@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from nats.js.errors import KeyNotFoundError
@@ -9,6 +10,7 @@ from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from switchboard.common.bus.formats import AudioFormat
+from switchboard.common.calls.numbers import E164_PATTERN
 from switchboard.common.errors import ConfigError, ErrorCategory, SwitchboardError
 from switchboard.common.flows.spec import FlowSpec
 
@@ -34,12 +36,24 @@ class TurnDetection(BaseModel):
     eagerness: Literal["low", "medium", "high", "auto"] = "auto"
 
 
+PROFILE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
+"""A profile name: lower-case ASCII letters, digits, `_` and `-`, 64 at most; always a valid KV key."""
+
+
+_PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_\-]{0,63}")
+
+
+def is_profile_name(value: str) -> bool:
+    """Whether `value` is a name a profile may have (full match)."""
+    return _PROFILE_NAME.fullmatch(value) is not None
+
+
 class Profile(BaseModel):
     """One agent: provider and model, instructions, greeting, voice, language, tools, turn detection."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")
+    name: str = Field(pattern=PROFILE_NAME_PATTERN)
     provider: Provider
     model: str = Field(min_length=1)
     instructions: str = Field(min_length=1)
@@ -47,7 +61,7 @@ class Profile(BaseModel):
     voice: str = Field(min_length=1)
     language: str = Field(default="en-US", pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")
     tools: tuple[ToolName, ...] = ("end_call",)
-    transfer_to: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$")
+    transfer_to: str | None = Field(default=None, pattern=E164_PATTERN)
     turn_detection: TurnDetection = TurnDetection()
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     max_duration_s: int = Field(default=900, ge=10, le=4 * 3600)
@@ -89,7 +103,12 @@ class ProfileStore:
         return await self._kv.put(profile.name, profile.model_dump_json().encode())
 
     async def get(self, name: str) -> tuple[Profile, int]:
-        """A profile and its revision; raises `ProfileNotFound`, or `ConfigError` if the stored one is invalid."""
+        """A profile and its revision; raises `ProfileNotFound`, or `ConfigError` if the stored one is invalid.
+
+        A name no profile can have (not a valid key, say `*` or `a b`) is not found, never a bus error.
+        """
+        if not is_profile_name(name):
+            raise ProfileNotFound(name)
         try:
             entry = await self._kv.get(name)
         except KeyNotFoundError as exc:

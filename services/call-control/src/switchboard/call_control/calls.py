@@ -11,7 +11,6 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from switchboard.call_control import twiml
@@ -23,6 +22,7 @@ from switchboard.call_control.settings import CallControlSettings, StartConfig
 from switchboard.call_control.status import announce_end
 from switchboard.call_control.telephony import DialRequest, Telephony, TwilioTelephony
 from switchboard.call_control.twilio_api import ProviderError
+from switchboard.call_control.twilio_params import InboundCall
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.messages import CallCreated, CallTransferred, ErrorOccurred, StatusChanged
 from switchboard.common.bus.subjects import valid_token
@@ -201,12 +201,12 @@ class CallService:
 
     # --- inbound -------------------------------------------------------------------------------------
 
-    async def answer_inbound(self, params: Mapping[str, str]) -> str:
+    async def answer_inbound(self, call: InboundCall) -> str:
         """The TwiML for a call to one of our numbers: the number picks the profile.
 
         The record is created once: the call id is Twilio's CallSid, so a retried webhook finds the same call.
         """
-        call_sid, to, from_ = params.get("CallSid", ""), params.get("To", ""), params.get("From", "")
+        call_sid, to, from_ = call.call_sid, call.to, call.from_
         name = self._settings.inbound_profiles.get(to) or self._settings.default_inbound_profile
         if not valid_token(call_sid) or not name:
             logger.warning("no profile answers calls to %s: rejected", to)
@@ -246,7 +246,7 @@ class CallService:
             )
             await self.bus.publish_event(
                 call_id,
-                StatusChanged(status=CallStatus.RINGING.value, provider_status=params.get("CallStatus", "")),
+                StatusChanged(status=CallStatus.RINGING.value, provider_status=call.provider_status),
                 msg_id=f"{call_id}:status:inbound:ringing",
             )
         return self._twilio.stream_twiml(call_id)

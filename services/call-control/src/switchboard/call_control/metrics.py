@@ -75,6 +75,12 @@ class CallControlMetrics:
             ["webhook"],
             registry=registry,
         )
+        self.webhooks_malformed = Counter(
+            "switchboard_call_control_webhooks_malformed_total",
+            "Signed Twilio webhooks refused with 400 for parameters out of shape or bounds, by webhook",
+            ["webhook"],
+            registry=registry,
+        )
         self.status_callbacks = Counter(
             "switchboard_call_control_status_callbacks_total",
             "Twilio status callbacks by status and whether they changed the record (applied, stale, unknown)",

@@ -8,7 +8,7 @@ import phonenumbers
 from phonenumbers import PhoneNumberType
 
 from switchboard.call_control.problems import ApiProblem
-from switchboard.call_control.settings import E164
+from switchboard.common.calls.numbers import is_e164
 
 ALLOWED_TYPES = frozenset(
     {
@@ -53,13 +53,16 @@ class NumberPolicy:
         return number
 
     def caller_id(self, number: str, field: str = "from") -> str:
-        """`number` if it is a valid E.164 number (Twilio checks that the account owns it)."""
-        self._parse(number, field)
-        return number
+        """`number` if it could be dialed: a caller ID passes the same checks as a destination.
+
+        Twilio checks that the account owns the number; a premium-rate or shared-cost caller ID, or one in a
+        country calls may not go to, is refused here first (call-back fraud goes through the caller ID).
+        """
+        return self.destination(number, field)
 
     @staticmethod
     def _parse(number: str, field: str) -> phonenumbers.PhoneNumber:
-        if not E164.match(number):
+        if not is_e164(number):
             raise _refused(
                 "invalid_number", f"{field}: {number!r} is not an E.164 number such as +14155550100"
             )

@@ -8,8 +8,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from switchboard.common.calls.record import CallRecord, CallStatus
+from switchboard.common.profiles import PROFILE_NAME_PATTERN
 
 MAX_METADATA_ENTRIES = 20
+MAX_NUMBER_LENGTH = 32
+"""Longer than any E.164 number (16), so a near miss still gets the `invalid_number` answer that says why."""
 
 
 class CreateCall(BaseModel):
@@ -17,14 +20,22 @@ class CreateCall(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    to: str = Field(description="The number to call, E.164", examples=["+14155550100"])
+    to: str = Field(
+        max_length=MAX_NUMBER_LENGTH,
+        description="The number to call, E.164 (checked in full: `invalid_number` otherwise)",
+        examples=["+14155550100"],
+    )
     from_: str | None = Field(
         default=None,
         alias="from",
+        max_length=MAX_NUMBER_LENGTH,
         description="Caller ID (E.164, a number of the Twilio account); default: configured",
     )
     profile: str = Field(
-        min_length=1, max_length=64, description="The agent profile", examples=["receptionist-openai"]
+        pattern=PROFILE_NAME_PATTERN,
+        max_length=64,
+        description="The agent profile: lower-case letters, digits, `_` and `-`",
+        examples=["receptionist-openai"],
     )
     transport: Literal["twilio"] = "twilio"
     metadata: dict[str, str] = Field(default_factory=dict, description="Yours; kept on the record")
@@ -62,7 +73,11 @@ class TransferCall(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    to: str = Field(description="The number to transfer to, E.164", examples=["+14155550123"])
+    to: str = Field(
+        max_length=MAX_NUMBER_LENGTH,
+        description="The number to transfer to, E.164",
+        examples=["+14155550123"],
+    )
 
 
 class CallAccepted(BaseModel):

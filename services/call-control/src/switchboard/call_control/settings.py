@@ -14,12 +14,12 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from switchboard.call_control.webhook_signing import WebhookSecrets
 from switchboard.call_control.webhook_targets import WebhookTargetPolicy, WebhookTargetRefused
+from switchboard.common.calls.numbers import is_e164
 from switchboard.common.errors import ConfigError
 from switchboard.common.profiles import Profile
 from switchboard.common.runtime.settings import ServiceSettings, require_secret
 
 PREFIX = "CALL_CONTROL_"
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 MIN_API_KEY_LENGTH = 16
 MIN_WEBHOOK_SECRET_LENGTH = 16
 WEBHOOK_RETRY_DELAYS_S = (10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 28800.0)
@@ -150,7 +150,7 @@ class CallControlSettings(ServiceSettings):
                 raise _invalid("API_KEYS", f"every key must have at least {MIN_API_KEY_LENGTH} characters")
         if not re.fullmatch(r"AC[0-9a-fA-F]{32}", self.twilio_account_sid):
             raise _invalid("TWILIO_ACCOUNT_SID", "expected AC followed by 32 hex digits")
-        if not E164.match(self.twilio_from_number):
+        if not is_e164(self.twilio_from_number):
             raise _invalid("TWILIO_FROM_NUMBER", "expected an E.164 number such as +15550100100")
         _require_url("PUBLIC_BASE_URL", self.public_base_url, ("https", "http"))
         _require_url("MEDIA_STREAM_URL", self.media_stream_url, ("wss", "ws"))
@@ -161,7 +161,7 @@ class CallControlSettings(ServiceSettings):
         if self.twilio_api_base_url:
             _require_url("TWILIO_API_BASE_URL", self.twilio_api_base_url, ("https", "http"))
         for number in self.inbound_profiles:
-            if not E164.match(number):
+            if not is_e164(number):
                 raise _invalid("INBOUND_PROFILES", f"{number!r} is not an E.164 number")
         if not self.allowed_countries or not all(
             re.fullmatch(r"[A-Z]{2}", c) for c in self.allowed_countries

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from switchboard.call_control.metrics import CallControlMetrics
+from switchboard.call_control.twilio_params import StatusReport
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.messages import CallEnded, StatusChanged
 from switchboard.common.calls.record import CallRecord, CallStatus, may_move
@@ -29,35 +29,6 @@ _REASON_OF_STATUS = {
     CallStatus.FAILED: "failed",
     CallStatus.CANCELED: "canceled",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class StatusReport:
-    """One status callback, parsed."""
-
-    status: CallStatus
-    provider_status: str
-    sequence: int
-    answered_by: str
-    duration_s: int | None
-
-    @classmethod
-    def parse(cls, params: Mapping[str, str]) -> StatusReport | None:
-        """The report in a callback's parameters; None when it carries no status this service knows."""
-        provider_status = params.get("CallStatus", "")
-        try:
-            status = CallStatus(provider_status)
-        except ValueError:
-            return None
-        sequence = params.get("SequenceNumber", "")
-        duration = params.get("CallDuration", "")
-        return cls(
-            status=status,
-            provider_status=provider_status,
-            sequence=int(sequence) if sequence.isdigit() else -1,
-            answered_by=params.get("AnsweredBy", ""),
-            duration_s=int(duration) if duration.isdigit() else None,
-        )
 
 
 @dataclass(slots=True)
@@ -113,14 +84,18 @@ class StatusTracker:
         self._store = store
         self._metrics = metrics
 
-    async def apply(self, call_id: str, params: Mapping[str, str]) -> CallRecord | None:
-        """Apply one callback; returns the record as it now is (None for an unknown call or status)."""
-        report = StatusReport.parse(params)
+    async def apply(
+        self, call_id: str, report: StatusReport | None, provider_status: str = ""
+    ) -> CallRecord | None:
+        """Apply one parsed callback; returns the record as it now is (None for an unknown call or status).
+
+        `report` is None for a `CallStatus` this service does not know (`provider_status`, logged).
+        """
         if report is None:
             self._metrics.status_callbacks.labels("unknown", "unknown").inc()
             logger.info(
                 "ignored a status callback with CallStatus=%r",
-                params.get("CallStatus"),
+                provider_status[:40],
                 extra={"call_id": call_id},
             )
             return None
