@@ -51,3 +51,20 @@ async def test_participants_see_each_other_and_their_attributes(emulator: LiveKi
     finally:
         await bob.disconnect()
         await alice.disconnect()
+
+
+async def test_a_client_whose_signalling_drops_joins_again(emulator: LiveKitEmulator) -> None:
+    room = rtc.Room()
+    await room.connect(emulator.ws_url, join_token("lobby", "alice"))
+    reconnected = asyncio.Event()
+    room.on("reconnected", reconnected.set)
+    try:
+        first = emulator.sessions[0]
+        await first.ws.close()  # the resume that follows is refused with leave(RECONNECT): a full reconnect
+        await asyncio.wait_for(reconnected.wait(), 30)
+        async with asyncio.timeout(10):
+            await emulator.rooms["lobby"].wait_for(lambda r: r.participants()[0].state == ACTIVE)
+        assert len(emulator.sessions) >= 2
+        assert emulator.rooms["lobby"].member("alice") is not first
+    finally:
+        await room.disconnect()

@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 
-from aiortc import RTCConfiguration, RTCIceCandidate, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCIceCandidate, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.rtcdatachannel import RTCDataChannel
@@ -110,8 +110,18 @@ class SubscriberPeer:
         self._needed.set()
 
     def add_track(self, track: PublishedTrack) -> None:
-        """Send `track`, with the stream id `PA_…|TR_…` the client resolves it by; renegotiates."""
+        """Send `track`, with the stream id `PA_…|TR_…` the client resolves it by; renegotiates.
+
+        A track whose `mime_type` names a codec (the SIP phone's `audio/PCMU`) is offered in that codec only.
+        """
         sender = self.pc.addTrack(track.media)
+        codecs = [
+            c
+            for c in RTCRtpSender.getCapabilities(track.media.kind).codecs
+            if c.mimeType == track.info.mime_type
+        ]
+        if codecs:
+            next(t for t in self.pc.getTransceivers() if t.sender is sender).setCodecPreferences(codecs)
         # aiortc writes `a=msid:<stream id> <track id>` from these; the client SDK parses the stream id.
         sender._stream_id = f"{track.publisher.sid}|{track.sid}"
         sender._track_id = track.sid

@@ -15,7 +15,7 @@ from typing import Self
 
 import aiohttp
 from aiohttp import web
-from livekit.protocol import models
+from livekit.protocol import models, rtc
 
 from switchboard.sim.livekit import ids
 from switchboard.sim.livekit.auth import ApiKeys, Unauthorized, bearer, require_join
@@ -244,6 +244,23 @@ class LiveKitEmulator:
         )
         return room, state
 
+    async def _refuse_resume(self, request: web.Request) -> web.StreamResponse:
+        """A resume (`reconnect=1`) needs an ICE restart, which aiortc cannot do: ask for a full reconnect.
+
+        The server does the same when it cannot resume a session: a `leave` with action RECONNECT, on which the
+        client joins anew (the new join replaces the old participant, same identity).
+        """
+        ws = web.WebSocketResponse(heartbeat=None)
+        await ws.prepare(request)
+        leave = rtc.LeaveRequest(
+            reason=models.DisconnectReason.STATE_MISMATCH,
+            action=rtc.LeaveRequest.RECONNECT,
+            can_reconnect=True,
+        )
+        await ws.send_bytes(rtc.SignalResponse(leave=leave).SerializeToString())
+        await ws.close()
+        return ws
+
     async def _validate(self, request: web.Request) -> web.StreamResponse:
         try:
             self._claims_of(request)
@@ -257,6 +274,8 @@ class LiveKitEmulator:
         except Unauthorized as e:
             logger.info("refused a signalling connection: %s", e)
             return web.Response(status=401, text=str(e))
+        if request.query.get("reconnect") == "1":
+            return await self._refuse_resume(request)
         room = await self.create_room(room_name)
         if room.max_participants and len(room.members) >= room.max_participants:
             return web.Response(status=403, text="room is full")

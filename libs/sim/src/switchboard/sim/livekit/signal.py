@@ -63,6 +63,7 @@ class SignalSession:
         self._subscriber = SubscriberPeer(self._send_offer)
         self._pending_infos: dict[str, models.TrackInfo] = {}
         self._early_candidates: dict[rtc.SignalTarget, list[RTCIceCandidate]] = {}
+        self._described: set[rtc.SignalTarget] = set()  # PeerConnections that have the remote description
         self._tasks: set[asyncio.Task[None]] = set()
         self._active = False
         self._closing = False
@@ -132,12 +133,13 @@ class SignalSession:
     async def _add_candidate(self, target: rtc.SignalTarget, candidate: RTCIceCandidate) -> None:
         """Add a trickled candidate, or keep it until its PeerConnection has the remote description."""
         pc = self._publisher if target == _PUBLISHER else self._subscriber.pc
-        if pc.remoteDescription is None:
+        if target not in self._described:  # (aiortc's `remoteDescription` re-serializes the SDP on each read)
             self._early_candidates.setdefault(target, []).append(candidate)
         else:
             await pc.addIceCandidate(candidate)
 
     async def _flush_candidates(self, target: rtc.SignalTarget) -> None:
+        self._described.add(target)
         for candidate in self._early_candidates.pop(target, []):
             await self._add_candidate(target, candidate)
 
