@@ -116,7 +116,8 @@ async def test_concurrent_requests_with_one_key_place_one_call(call_control: Run
         (body(to="+33612345678"), "country_not_allowed"),
         (body(**{"from": "+1555"}), "invalid_number"),
         (body(profile="nobody"), "unknown_profile"),
-        (body(transport="livekit"), "invalid_request"),
+        (body(transport="livekit"), "transport_unavailable"),  # no LiveKit configured here
+        (body(transport="sip"), "invalid_request"),
         ({"profile": "receptionist-openai"}, "invalid_request"),
         (body(max_duration_s=5), "invalid_request"),
     ],

@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from switchboard.call_control.access import AccessGuard, RequestMetrics
 from switchboard.call_control.api import calls_router
 from switchboard.call_control.docs import add_docs
+from switchboard.call_control.livekit_webhooks import livekit_router
 from switchboard.call_control.problems import on_api_problem, on_unexpected_error, on_validation_error
 from switchboard.call_control.runtime import CallControl
 from switchboard.call_control.webhooks import twilio_router
@@ -35,6 +36,10 @@ def create_app(control: CallControl) -> FastAPI:
         calls_router(control.service, control.idempotency, control.webhooks),
         twilio_router(control.service, control.tracker, control.signatures),
     ]
+    if control.livekit is not None and control.livekit_webhooks is not None:
+        routers.append(
+            livekit_router(control.service, control.livekit, control.livekit_webhooks, control.metrics)
+        )
     for router in routers:
         app.include_router(router)
     # The routes as declared (their paths are the templates): an included router is matched as a whole, so a

@@ -207,49 +207,74 @@ class CallService:
         The record is created once: the call id is Twilio's CallSid, so a retried webhook finds the same call.
         """
         call_sid, to, from_ = call.call_sid, call.to, call.from_
+        record = await self.open_inbound(
+            call_sid,
+            transport="twilio",
+            to=to,
+            from_=from_,
+            provider_call_id=call_sid,
+            provider_status=call.provider_status,
+        )
+        return twiml.reject() if record is None else self._twilio.stream_twiml(record.call_id)
+
+    async def open_inbound(
+        self,
+        call_id: str,
+        *,
+        transport: Transport,
+        to: str,
+        from_: str,
+        provider_call_id: str,
+        room: str = "",
+        provider_status: str = "",
+    ) -> CallRecord | None:
+        """The record of an inbound call to `to`, created once (None: no profile answers that number).
+
+        A repeated notice of the same call (the same `call_id`) finds the record already there.
+        """
         name = self._settings.inbound_profiles.get(to) or self._settings.default_inbound_profile
-        if not valid_token(call_sid) or not name:
+        if not valid_token(call_id) or not name:
             logger.warning("no profile answers calls to %s: rejected", to)
             self._metrics.calls_created.labels("inbound", "rejected").inc()
-            return twiml.reject()
+            return None
         try:
             profile, revision = await self._profiles.get(name)
         except SwitchboardError:
             logger.exception("profile %r of %s is unavailable: call rejected", name, to)
             self._metrics.calls_created.labels("inbound", "rejected").inc()
-            return twiml.reject()
-        call_id = call_sid
+            return None
         record = CallRecord(
             call_id=call_id,
             direction="inbound",
-            transport="twilio",
+            transport=transport,
             to_number=to,
             from_number=from_,
             profile=name,
             profile_revision=revision,
             status=CallStatus.RINGING,
-            provider_call_id=call_sid,
+            provider_call_id=provider_call_id,
+            room=room,
             created_ns=time.time_ns(),
             max_duration_s=profile.max_duration_s,
         )
         try:
             await self.store.create(record)
         except RecordConflict:
-            logger.info("voice webhook repeated", extra={"call_id": call_id})
-        else:
-            self._metrics.active_calls.inc()
-            self._metrics.calls_created.labels("inbound", "answered").inc()
-            await self.bus.publish_event(
-                call_id,
-                CallCreated(direction="inbound", to_number=to, from_number=from_, profile=name),
-                msg_id=f"{call_id}:created",
-            )
-            await self.bus.publish_event(
-                call_id,
-                StatusChanged(status=CallStatus.RINGING.value, provider_status=call.provider_status),
-                msg_id=f"{call_id}:status:inbound:ringing",
-            )
-        return self._twilio.stream_twiml(call_id)
+            logger.info("inbound call notified again", extra={"call_id": call_id})
+            return record
+        self._metrics.active_calls.inc()
+        self._metrics.calls_created.labels("inbound", "answered").inc()
+        await self.bus.publish_event(
+            call_id,
+            CallCreated(direction="inbound", to_number=to, from_number=from_, profile=name),
+            msg_id=f"{call_id}:created",
+        )
+        await self.bus.publish_event(
+            call_id,
+            StatusChanged(status=CallStatus.RINGING.value, provider_status=provider_status),
+            msg_id=f"{call_id}:status:inbound:ringing",
+        )
+        return record
 
     # --- live calls ----------------------------------------------------------------------------------
 

@@ -93,6 +93,12 @@ class CallControlMetrics:
             ["operation", "code"],
             registry=registry,
         )
+        self.livekit_errors = Counter(
+            "switchboard_call_control_livekit_api_errors_total",
+            "Failed LiveKit requests and dials by operation and code (Twirp code, SIP status, edge attach)",
+            ["operation", "code"],
+            registry=registry,
+        )
         self.twilio_seconds = Histogram(
             "switchboard_call_control_twilio_api_seconds",
             "Twilio API request time by operation",

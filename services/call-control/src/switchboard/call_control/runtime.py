@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import aiohttp
+from livekit import api
 from nats.js.kv import KeyValue
 
 from switchboard.call_control.access import ApiKeys, RateLimiter
 from switchboard.call_control.calls import CallService
 from switchboard.call_control.control import ControlListener
 from switchboard.call_control.idempotency import IdempotencyKeys
+from switchboard.call_control.livekit_telephony import LiveKitTelephony
 from switchboard.call_control.metrics import CallControlMetrics
 from switchboard.call_control.numbers import NumberPolicy
 from switchboard.call_control.profile_files import publish_profiles
@@ -50,6 +52,8 @@ class CallControl:
     signatures: TwilioSignatures
     profile_revisions: dict[str, int]
     webhooks: ResultWebhooks
+    livekit: LiveKitTelephony | None = None
+    livekit_webhooks: api.WebhookReceiver | None = None
 
 
 @contextlib.asynccontextmanager
@@ -68,10 +72,23 @@ async def running(
     )
     revisions = await publish_profiles(profile_store, profiles)
     store = CallStore(calls_kv, bus.js)
+    tracker = StatusTracker(bus, store, metrics)
     async with aiohttp.ClientSession() as session:
         http = TwilioApiHttpClient(
             session, base_url=settings.twilio_api_base_url, timeout_s=settings.twilio_timeout_s
         )
+        livekit = None
+        if settings.livekit_url:
+            livekit = LiveKitTelephony(
+                api.LiveKitAPI(
+                    settings.livekit_url, settings.livekit_api_key, config.livekit_api_secret, session=session
+                ),
+                bus=bus,
+                store=store,
+                tracker=tracker,
+                settings=settings,
+                metrics=metrics,
+            )
         service = CallService(
             bus=bus,
             store=store,
@@ -85,8 +102,9 @@ async def running(
             settings=settings,
             config=config,
             metrics=metrics,
+            others=(livekit,) if livekit is not None else (),
         )
-        listener = ControlListener(service, metrics)
+        listener = ControlListener(service, tracker, metrics)
         await listener.start()
         await ensure_webhooks_stream(bus.js, WebhookLimits(replicas=settings.jetstream_replicas))
         policy = settings.webhook_policy()
@@ -119,7 +137,7 @@ async def running(
                         settings=settings,
                         metrics=metrics,
                         service=service,
-                        tracker=StatusTracker(bus, store, metrics),
+                        tracker=tracker,
                         idempotency=IdempotencyKeys(idempotency_kv),
                         calls_kv=calls_kv,
                         keys=ApiKeys(config.api_keys),
@@ -132,8 +150,18 @@ async def running(
                         ),
                         profile_revisions=revisions,
                         webhooks=webhooks,
+                        livekit=livekit,
+                        livekit_webhooks=(
+                            api.WebhookReceiver(
+                                api.TokenVerifier(settings.livekit_api_key, config.livekit_api_secret)
+                            )
+                            if livekit is not None
+                            else None
+                        ),
                     )
                 finally:
                     stop.set()
         finally:
             await listener.stop()
+            if livekit is not None:
+                await livekit.close()

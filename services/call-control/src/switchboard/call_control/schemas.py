@@ -37,7 +37,7 @@ class CreateCall(BaseModel):
         description="The agent profile: lower-case letters, digits, `_` and `-`",
         examples=["receptionist-openai"],
     )
-    transport: Literal["twilio"] = "twilio"
+    transport: Literal["twilio", "livekit"] = "twilio"
     metadata: dict[str, str] = Field(default_factory=dict, description="Yours; kept on the record")
     max_duration_s: int | None = Field(
         default=None, ge=10, le=4 * 3600, description="Hang up after this long (default: the profile's limit)"

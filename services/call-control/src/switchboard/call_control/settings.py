@@ -67,6 +67,22 @@ class CallControlSettings(ServiceSettings):
     )
     stream_secret: SecretStr | None = None
 
+    livekit_url: str = Field(
+        default="",
+        description="LiveKit's API URL (https://…, or the emulator's http://); empty: no LiveKit calls",
+    )
+    livekit_api_key: str = ""
+    livekit_api_secret: SecretStr | None = None
+    livekit_outbound_trunk_id: str = Field(
+        default="", description="The SIP outbound trunk LiveKit dials out on"
+    )
+    livekit_from_number: str = Field(
+        default="", description="Caller ID of outbound LiveKit calls (E.164; default: the Twilio one)"
+    )
+    livekit_empty_timeout_s: int = Field(
+        default=30, ge=1, description="A call's room closes this long after it empties"
+    )
+
     allowed_countries: Annotated[frozenset[str], NoDecode] = frozenset({"US", "CA"})
     profiles_dir: Path = Path("profiles")
     inbound_profiles: Annotated[dict[str, str], NoDecode] = Field(
@@ -172,7 +188,18 @@ class CallControlSettings(ServiceSettings):
                 self.webhook_policy().parse(self.result_webhook_url)
             except WebhookTargetRefused as error:
                 raise _invalid("RESULT_WEBHOOK_URL", error.message) from None
+        livekit_secret = ""
+        if self.livekit_url:
+            _require_url("LIVEKIT_URL", self.livekit_url, ("https", "http"))
+            livekit_secret = require_secret(self.livekit_api_secret, f"{PREFIX}LIVEKIT_API_SECRET")
+            if not self.livekit_api_key:
+                raise _invalid("LIVEKIT_API_KEY", "the API key LiveKit issued with the secret")
+            if not self.livekit_outbound_trunk_id:
+                raise _invalid("LIVEKIT_OUTBOUND_TRUNK_ID", "the id of the outbound trunk (ST_…)")
+            if self.livekit_from_number and not E164.match(self.livekit_from_number):
+                raise _invalid("LIVEKIT_FROM_NUMBER", "expected an E.164 number such as +15550100100")
         return StartConfig(
+            livekit_api_secret=livekit_secret,
             api_keys=tuple(key.strip() for key in keys),
             twilio_auth_token=require_secret(self.twilio_auth_token, f"{PREFIX}TWILIO_AUTH_TOKEN"),
             stream_secret=require_secret(self.stream_secret, f"{PREFIX}STREAM_SECRET"),
@@ -216,6 +243,8 @@ class StartConfig:
     twilio_auth_token: str
     stream_secret: str
     webhook_secrets: WebhookSecrets = field(default_factory=WebhookSecrets)
+    livekit_api_secret: str = ""
+    """Empty when LiveKit is not configured."""
 
     def __repr__(self) -> str:
         return (

@@ -99,12 +99,46 @@ class StatusTracker:
                 extra={"call_id": call_id},
             )
             return None
+        return await self.apply_report(call_id, report)
+
+    async def apply_progress(
+        self,
+        call_id: str,
+        status: CallStatus,
+        provider_status: str,
+        sequence: int = -1,
+        *,
+        sip_status: str = "",
+        reason: str = "",
+    ) -> CallRecord | None:
+        """Apply what a provider other than Twilio reported.
+
+        LiveKit: the SIP participant's status as the edge saw it, or a dial that failed with its SIP status.
+        A `sequence` of -1 is never stale.
+        """
+        report = StatusReport(
+            status=status, provider_status=provider_status, sequence=sequence, answered_by="", duration_s=None
+        )
+        return await self.apply_report(call_id, report, sip_status=sip_status, reason=reason)
+
+    async def apply_report(
+        self, call_id: str, report: StatusReport, *, sip_status: str = "", reason: str = ""
+    ) -> CallRecord | None:
+        """Apply one parsed report; returns the record as it now is (None for an unknown call)."""
         change = _Change()
         now_ns = time.time_ns()
+
+        def change_record(current: CallRecord) -> CallRecord | None:
+            had_reason = bool(current.ended_reason)
+            updated = apply_report(current, report, now_ns, change)
+            if updated is not None and change.ended:
+                updated.sip_status = sip_status or updated.sip_status
+                if reason and not had_reason:
+                    updated.ended_reason = reason
+            return updated
+
         try:
-            record = await self._store.update(
-                call_id, lambda current: apply_report(current, report, now_ns, change)
-            )
+            record = await self._store.update(call_id, change_record)
         except RecordNotFound:
             self._metrics.status_callbacks.labels(report.provider_status, "unknown").inc()
             logger.warning("status callback for an unknown call", extra={"call_id": call_id})
