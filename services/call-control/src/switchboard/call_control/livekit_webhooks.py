@@ -33,6 +33,11 @@ def inbound_call_id(sip_call_id: str) -> str:
     return "lk_" + _NOT_TOKEN.sub("_", sip_call_id)[:120]
 
 
+def _bounded(value: str, limit: int = 32) -> str:
+    """A participant attribute as the record keeps it: printable ASCII, at most `limit` characters."""
+    return "".join(c for c in value[:limit] if c.isascii() and c.isprintable())
+
+
 def livekit_router(
     service: CallService,
     telephony: LiveKitTelephony,
@@ -74,15 +79,15 @@ async def _inbound(
     attributes: dict[str, str],
     participant_sid: str,
 ) -> None:
-    sip_call_id = attributes.get("sip.callID") or participant_sid
+    sip_call_id = _bounded(attributes.get("sip.callID") or participant_sid, 120)
     record = await service.open_inbound(
         inbound_call_id(sip_call_id),
         transport="livekit",
-        to=attributes.get("sip.trunkPhoneNumber", ""),
-        from_=attributes.get("sip.phoneNumber", ""),
+        to=_bounded(attributes.get("sip.trunkPhoneNumber", "")),
+        from_=_bounded(attributes.get("sip.phoneNumber", "")),
         provider_call_id=sip_call_id,
         room=room,
-        provider_status=attributes.get("sip.callStatus", ""),
+        provider_status=_bounded(attributes.get("sip.callStatus", "")),
     )
     if record is None:
         await _reject(telephony, room)

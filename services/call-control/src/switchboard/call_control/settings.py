@@ -196,7 +196,7 @@ class CallControlSettings(ServiceSettings):
                 raise _invalid("LIVEKIT_API_KEY", "the API key LiveKit issued with the secret")
             if not self.livekit_outbound_trunk_id:
                 raise _invalid("LIVEKIT_OUTBOUND_TRUNK_ID", "the id of the outbound trunk (ST_…)")
-            if self.livekit_from_number and not E164.match(self.livekit_from_number):
+            if self.livekit_from_number and not is_e164(self.livekit_from_number):
                 raise _invalid("LIVEKIT_FROM_NUMBER", "expected an E.164 number such as +15550100100")
         return StartConfig(
             livekit_api_secret=livekit_secret,
