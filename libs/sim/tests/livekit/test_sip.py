@@ -216,3 +216,31 @@ async def test_the_phone_reports_audio_heard_after_the_agent_flushes(
         assert report.heard_ms > 400.0
     finally:
         await agent.disconnect()
+
+
+async def test_a_newer_track_replaces_the_older_one_in_the_phone(
+    emulator: LiveKitEmulator, lkapi: api.LiveKitAPI
+) -> None:
+    trunk_id = await outbound_trunk(lkapi)
+    agent = rtc.Room()
+    await agent.connect(emulator.ws_url, join_token("call-two", "edge"))
+    try:
+        await lkapi.sip.create_sip_participant(dial_request(trunk_id, "call-two"))
+        phone = emulator.sip.phone_in("call-two", "phone")
+        assert phone is not None
+        _old, old_speaking = await publish_tone(agent, 440.0)
+        async with asyncio.timeout(15):
+            await phone.wait_for_audio(after_s=0.0)
+        _new, new_speaking = await publish_tone(agent, 1000.0)
+        await asyncio.sleep(3.0)
+        old_speaking.cancel()
+        new_speaking.cancel()
+        now = phone.elapsed_s()
+        last_second = phone.heard(now - 1.0).between(now - 1.0, now)
+        spectrum = np.abs(np.fft.rfft(last_second.astype(np.float64)))
+        assert abs(np.fft.rfftfreq(last_second.size, 1 / 8000)[int(np.argmax(spectrum))] - 1000.0) < 20
+        assert (
+            phone.buffer.queued_ms < 1000
+        )  # played as it comes, not queued behind seconds of the older track
+    finally:
+        await agent.disconnect()

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import fractions
 import logging
+from collections.abc import Callable
 
 import av
 import numpy as np
@@ -56,11 +57,19 @@ class Microphone(MediaStreamTrack):
 
 
 class Earpiece:
-    """Plays one subscribed track into the phone's playout buffer until the track or the call ends."""
+    """Plays one subscribed track into the phone's playout buffer until the track or the call ends.
 
-    def __init__(self, track: MediaStreamTrack, buffer: PlayoutBuffer) -> None:
+    The phone plays one track at a time, the newest that has sound: appending two live tracks to one buffer
+    would queue them one after the other and delay both without end.
+    """
+
+    def __init__(
+        self, track: MediaStreamTrack, buffer: PlayoutBuffer, on_first_frame: Callable[[Earpiece], None]
+    ) -> None:
         self._track = track
         self._buffer = buffer
+        self._on_first_frame = on_first_frame
+        self.superseded = False  # a newer track speaks: this one is read but no longer played
         self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
         self.frames = 0
 
@@ -70,6 +79,11 @@ class Earpiece:
             while not self._buffer.stopped:
                 frame = await self._track.recv()
                 if not isinstance(frame, av.AudioFrame):
+                    continue
+                if self.frames == 0:
+                    self._on_first_frame(self)
+                if self.superseded:
+                    self.frames += 1
                     continue
                 for resampled in self._resampler.resample(frame):
                     samples = np.ascontiguousarray(resampled.to_ndarray().reshape(-1), dtype=np.int16)

@@ -257,10 +257,14 @@ class SipPhone:
         if track.info.type != models.TrackType.AUDIO or self._buffer is None or self.ended:
             track.media.stop()
             return
-        earpiece = Earpiece(track.media, self._buffer)
+        earpiece = Earpiece(track.media, self._buffer, self._newest_speaks)
         self._earpieces.append(earpiece)
         self.counters.media_received += 1
         self._spawn(earpiece.run())
+
+    def _newest_speaks(self, newest: Earpiece) -> None:
+        for earpiece in self._earpieces:
+            earpiece.superseded = earpiece is not newest
 
     def receive_data(self, packet: models.DataPacket, *, reliable: bool) -> None:
         """DTMF from the room is played to the caller: recorded with its time."""
