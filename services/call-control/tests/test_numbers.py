@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import phonenumbers
 import pytest
 from phonenumbers import PhoneNumberType
@@ -64,3 +67,20 @@ def test_caller_ids_are_checked_like_destinations(number: str, code: str) -> Non
 
 def test_a_valid_caller_id_passes() -> None:
     assert POLICY.caller_id("+14155550100") == "+14155550100"
+
+
+def test_after_warm_up_checking_a_number_loads_nothing_more() -> None:
+    code = """
+import sys
+from switchboard.call_control.numbers import NumberPolicy
+numbers = NumberPolicy(frozenset({"US", "MX"}))
+numbers.warm_up()
+before = set(sys.modules)
+numbers.destination("+14155550123")
+numbers.destination("+525512345678")
+print(sorted(set(sys.modules) - before))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"

@@ -52,6 +52,13 @@ class NumberPolicy:
             )
         return number
 
+    def warm_up(self) -> None:
+        """Load the numbering metadata of every allowed country now (phonenumbers loads it on first use)."""
+        for region in sorted(self.allowed_countries):
+            example = phonenumbers.example_number(region)
+            if example is not None:
+                phonenumbers.number_type(example)
+
     def caller_id(self, number: str, field: str = "from") -> str:
         """`number` if it could be dialed: a caller ID passes the same checks as a destination.
 

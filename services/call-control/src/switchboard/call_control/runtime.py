@@ -89,16 +89,17 @@ async def running(
                 settings=settings,
                 metrics=metrics,
             )
+        twilio_calls = TwilioCalls(settings.twilio_account_sid, config.twilio_auth_token, http, metrics)
+        numbers = NumberPolicy(settings.allowed_countries)
+        # What the first call would otherwise import or load (the SDK's resources, numbering metadata).
+        twilio_calls.warm_up()
+        numbers.warm_up()
         service = CallService(
             bus=bus,
             store=store,
             profiles=profile_store,
-            twilio=TwilioTelephony(
-                TwilioCalls(settings.twilio_account_sid, config.twilio_auth_token, http, metrics),
-                settings,
-                config,
-            ),
-            numbers=NumberPolicy(settings.allowed_countries),
+            twilio=TwilioTelephony(twilio_calls, settings, config),
+            numbers=numbers,
             settings=settings,
             config=config,
             metrics=metrics,
