@@ -135,6 +135,16 @@ async def test_an_unanswered_outbound_call_fails_with_its_sip_status(
     assert emulator.sip.phones[-1].status == "hangup"
 
 
+async def test_a_number_the_carrier_cannot_route_fails_with_484(
+    emulator: LiveKitEmulator, lkapi: api.LiveKitAPI
+) -> None:
+    request = dial_request(await outbound_trunk(lkapi), "call-bad-number")
+    request.sip_call_to = "12"
+    with pytest.raises(api.SipCallError) as raised:
+        await lkapi.sip.create_sip_participant(request)
+    assert raised.value.sip_status_code == 484
+
+
 async def test_removing_the_sip_participant_hangs_up_the_phone(
     emulator: LiveKitEmulator, lkapi: api.LiveKitAPI
 ) -> None:

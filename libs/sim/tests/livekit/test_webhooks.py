@@ -58,7 +58,7 @@ async def test_an_inbound_call_reports_room_started_and_participant_joined(
             async with http.post(
                 f"{emulator.http_url}/_emulator/inbound", json={"from": "+15557654321", "to": "+15550100000"}
             ) as response:
-                assert response.status == 200
+                assert response.status == 201
                 call = await response.json()
             started = await asyncio.wait_for(events.get(), 10)
             joined = await asyncio.wait_for(events.get(), 10)

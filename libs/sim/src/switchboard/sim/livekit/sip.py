@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -38,6 +39,7 @@ REASONS = {
     603: "Decline",
 }
 DEFAULT_RINGING_TIMEOUT_S = 30.0
+DIALLABLE = re.compile(r"\+?[0-9]{3,15}")
 
 CreateRoom = Callable[[str], Awaitable[Room]]
 
@@ -169,6 +171,8 @@ class SipService:
         await room.join(phone)
         await room.connected(phone)
         callee = self._callee_for(request.sip_call_to)
+        if not DIALLABLE.fullmatch(request.sip_call_to):
+            callee = Callee.failing(484)  # the carrier cannot route what is not a number
         ringing_timeout = _seconds(request.ringing_timeout, DEFAULT_RINGING_TIMEOUT_S)
         max_duration = _seconds(request.max_call_duration, 0.0)
         progress = asyncio.create_task(self._ring(phone, callee, ringing_timeout, max_duration))

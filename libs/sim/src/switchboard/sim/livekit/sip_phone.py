@@ -87,6 +87,11 @@ class SipPhone:
         return self._state.attributes.get("sip.callStatus", "")
 
     @property
+    def answered(self) -> bool:
+        """Whether the call was answered (its media started)."""
+        return self._buffer is not None
+
+    @property
     def ended(self) -> bool:
         """Whether the call is over (either side hung up, or it was never answered)."""
         return self._ended.is_set()
