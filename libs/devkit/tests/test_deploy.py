@@ -29,6 +29,7 @@ from switchboard.call_control.settings import CallControlSettings
 from switchboard.common.agent.metrics import AgentMetrics
 from switchboard.common.bus import messages, subjects
 from switchboard.common.runtime.metrics import BusMetrics
+from switchboard.devkit.deploy_queries import deploy_queries, label_matchers, metric_names
 from switchboard.media_edge.metrics import EdgeMetrics
 from switchboard.media_edge.settings import MediaEdgeSettings
 from switchboard.transcoder.metrics import TranscoderMetrics
@@ -354,43 +355,10 @@ _SOURCE = "\n".join(
     for base in [*ROOT.glob("services/*/src"), *ROOT.glob("libs/*/src")]
     for path in base.rglob("*.py")
 )
-_KEYWORDS = frozenset("by without on ignoring group_left group_right and or unless bool offset".split())
-_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
-
-
-def _blank_strings(expr: str) -> str:
-    return re.sub(r'"(?:[^"\\]|\\.)*"', '""', re.sub(r"\$\{?\w+\}?", "5m", expr))
-
-
-def metric_names(expr: str) -> set[str]:
-    """The metric names a PromQL expression reads (functions, keywords, labels and durations left out)."""
-    text = _GROUPING.sub(" ", re.sub(r"\[[^\]]*\]", " ", re.sub(r"\{[^}]*\}", " ", _blank_strings(expr))))
-    return {
-        match.group()
-        for match in re.finditer(r"(?<![\w.])[A-Za-z_:][\w:]*", text)
-        if match.group() not in _KEYWORDS and not re.match(r"\s*\(", text[match.end() :])
-    }
-
-
-def label_matchers(expr: str) -> Iterator[tuple[str, str]]:
-    """(metric, label) for every label matcher written right after a metric name."""
-    for match in re.finditer(r"([A-Za-z_:][\w:]*)\s*\{([^}]*)\}", _blank_strings(expr)):
-        for label in re.findall(r"([A-Za-z_]\w*)\s*(?:=~|!~|!=|=)", match.group(2)):
-            yield match.group(1), label
 
 
 def _queries() -> list[tuple[str, str]]:
-    rules = [rule for group in _documents(ALERTS)[0]["groups"] for rule in group["rules"]]
-    queries = [(f"alert {rule['alert']}", rule["expr"]) for rule in rules]
-    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
-    for panel in dashboard["panels"]:
-        queries += [(f"panel {panel['title']}", target["expr"]) for target in panel.get("targets", [])]
-    for doc in _manifests():
-        if doc["kind"] == "ScaledObject":
-            for trigger in doc["spec"]["triggers"]:
-                if trigger["type"] == "prometheus":
-                    queries.append((f"ScaledObject {doc['metadata']['name']}", trigger["metadata"]["query"]))
-    return queries
+    return [(query.where, query.expr) for query in deploy_queries(ROOT)]
 
 
 def _exported() -> dict[str, frozenset[str]]:

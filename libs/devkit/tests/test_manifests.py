@@ -7,7 +7,6 @@ routed, WebSocket timeouts stated, the edge drained before it stops, scaling on 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,6 +16,8 @@ from urllib.parse import urlsplit
 import kubernetes_validate
 import pytest
 import yaml
+
+from switchboard.devkit.pytest_plugin import not_tested
 
 pytestmark = pytest.mark.unit
 
@@ -30,12 +31,6 @@ CUSTOM_GROUPS = ("gateway.networking.k8s.io/", "keda.sh/")
 CRD_VALIDATION = ROOT / "libs" / "devkit" / "crd-validation"
 STREAM_TIMEOUT_S = 3600.0
 """The least a Media Streams WebSocket must be allowed to last: a long call."""
-
-
-def _fail_or_skip(message: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +132,7 @@ def crd_validator(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """validate.mjs with its npm packages (the Gateway API and KEDA models) installed next to it."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
-        _fail_or_skip("NOT TESTED against the CRD schemas: node and npm are not installed")
+        not_tested("the CRD schemas: node and npm are not installed")
     work = tmp_path_factory.mktemp("crd-validation")
     for name in ("package.json", "package-lock.json", "validate.mjs"):
         shutil.copy(CRD_VALIDATION / name, work / name)
@@ -150,7 +145,7 @@ def crd_validator(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=False,
     )
     if done.returncode != 0:
-        _fail_or_skip(f"NOT TESTED against the CRD schemas: npm ci failed: {done.stderr[-500:]}")
+        not_tested(f"the CRD schemas: npm ci failed: {done.stderr[-500:]}")
     return work / "validate.mjs"
 
 

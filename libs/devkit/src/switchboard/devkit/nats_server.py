@@ -44,8 +44,10 @@ class EmbeddedNats:
         store_dir: Path | None = None,
         host: str = "127.0.0.1",
         log_file: Path | None = None,
+        monitor_port: int | None = None,
     ) -> None:
         self.host = host
+        self.monitor_port = monitor_port
         self.port = port or free_port(host)
         self._own_store = store_dir is None
         self._store_dir = store_dir
@@ -58,6 +60,11 @@ class EmbeddedNats:
         """The client URL."""
         return f"nats://{self.host}:{self.port}"
 
+    @property
+    def monitor_url(self) -> str | None:
+        """The HTTP monitoring endpoint (`/varz`, `/healthz`…), when a monitor port was given."""
+        return None if self.monitor_port is None else f"http://{self.host}:{self.monitor_port}"
+
     def start(self, timeout_s: float = 10.0) -> None:
         """Start the server and wait until it accepts connections."""
         if self._own_store:
@@ -68,6 +75,8 @@ class EmbeddedNats:
             store = self._store_dir
             store.mkdir(parents=True, exist_ok=True)
         args = [nats_server_binary(), "-a", self.host, "-p", str(self.port), "-js", "-sd", str(store)]
+        if self.monitor_port is not None:
+            args += ["-m", str(self.monitor_port)]
         output = open(self._log_file, "ab") if self._log_file else subprocess.DEVNULL
         try:
             # A process group of its own: Ctrl-C in a terminal stops the clients first, then this server.
