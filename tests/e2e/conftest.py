@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import aiohttp
 import pytest
@@ -71,6 +71,10 @@ class Platform:
     http: aiohttp.ClientSession
     openai_agents: dict[str, asyncio.subprocess.Process]
     """The agent-openai replicas by instance id."""
+    ops_ports: dict[str, list[int]] = field(default_factory=dict)
+    """Each service's ops ports (/metrics, /readyz), one per replica."""
+    nats_monitor: str = ""
+    """NATS's monitoring endpoint (/varz)."""
 
     @property
     def auth(self) -> dict[str, str]:
@@ -129,7 +133,7 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pl
     state = tmp_path_factory.mktemp("platform")
     keys = Secrets()
     ports = Ports(**{name: free_port() for name in Ports.__dataclass_fields__})
-    with EmbeddedNats() as nats:
+    with EmbeddedNats(monitor_port=free_port()) as nats:
         async with (
             OpenAIRealtimeEmulator(
                 script=openai_script(),
@@ -155,26 +159,32 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pl
                 dev = DevPlatform(nats.url, state, ports=ports, keys=keys, extra_env={"LOG_LEVEL": "INFO"})
                 group = ProcessGroup(colour=False)
                 openai_agents: dict[str, asyncio.subprocess.Process] = {}
-                ops = [ports.transcoder_ops, ports.edge_ops, ports.agent_gemini_ops, ports.call_control_ops]
+                ops_ports = {
+                    "transcoder": [ports.transcoder_ops],
+                    "media-edge": [ports.edge_ops],
+                    "agent-gemini": [ports.agent_gemini_ops],
+                    "call-control": [ports.call_control_ops],
+                    "agent-openai": [],
+                }
                 for spec in dev.services():
                     if spec.name != "agent-openai":
                         await group.start(spec)
                         continue
                     for instance in OPENAI_REPLICAS:
-                        ops.append(free_port())
+                        ops_ports["agent-openai"].append(free_port())
                         replica = ProcessSpec(
                             instance,
                             spec.argv,
                             {
                                 **spec.env,
                                 "AGENT_OPENAI_INSTANCE_ID": instance,
-                                "AGENT_OPENAI_OPS_PORT": str(ops[-1]),
+                                "AGENT_OPENAI_OPS_PORT": str(ops_ports["agent-openai"][-1]),
                             },
                         )
                         openai_agents[instance] = await group.start(replica)
                 async with aiohttp.ClientSession() as http:
                     async with asyncio.timeout(120):
-                        for port in ops:
+                        for port in [port for replicas in ops_ports.values() for port in replicas]:
                             while not await _ready(http, port):
                                 assert not group.exited.is_set(), "a service exited during start-up"
                                 await asyncio.sleep(0.2)
@@ -186,5 +196,7 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pl
                         gemini,
                         http,
                         openai_agents,
+                        ops_ports,
+                        nats.monitor_url or "",
                     )
                 await group.stop()

@@ -70,6 +70,7 @@ EXTERNAL_METRICS = {
     "kube_deployment_status_replicas_available": "kube-state-metrics",
     "kube_statefulset_status_replicas_ready": "kube-state-metrics",
     "process_cpu_seconds_total": "prometheus_client's process collector, in every service's registry",
+    "gnatsd_varz_slow_consumers": "prometheus-nats-exporter beside each NATS node; devkit's nats_exporter locally",
 }
 PENDING_METRICS = {
     "switchboard_webhook_deliveries_total": (
@@ -319,7 +320,7 @@ def _nats_conf() -> str:
 
 def test_every_service_user_exists_in_nats_conf_with_the_password_the_service_gets() -> None:
     users = dict(re.findall(r"\{\s*user:\s*([\w-]+),\s*password:\s*\$(\w+)", _nats_conf()))
-    (nats,) = [c for doc, c in _workloads() if doc["metadata"]["name"] == "nats"]
+    (nats,) = [c for doc, c in _workloads() if doc["metadata"]["name"] == "nats" and c["name"] == "nats"]
     server_env = _k8s_env(nats)
     for _, container in _workloads():
         prefix = PREFIX_OF.get(container["name"])

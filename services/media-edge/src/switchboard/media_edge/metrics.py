@@ -144,5 +144,7 @@ class EdgeMetrics:
         self.echoes_ignored = self.mark_echoes.labels("ignored")
         # Children the alerts read, at 0 from the start: increase() then sees the first event after a restart.
         self.streams.labels("attach_failed")
+        for reason in ("bus_backlog", "bus_unavailable"):
+            self.dropped.labels(reason)
         for kind in ("transcoder", "agent"):
             self.components_lost.labels(kind)
