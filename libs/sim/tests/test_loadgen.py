@@ -78,7 +78,7 @@ async def test_three_calls_report_latency_both_ways_and_barge_ins(tmp_path: Path
         report = await _measure_three_calls(nats, tmp_path)
 
     assert (report.calls, report.calls_at_end) == (3, 3), report.summary()
-    assert 11.5 < report.seconds < 14
+    assert report.seconds >= 11.5  # the window covers the 12 s slept (a loaded machine only makes it longer)
     # Caller audio flows for the whole window (50 frames a second per call); agent audio when it answers.
     assert len(report.caller_ms) > 3 * 50 * 8, report.summary()
     assert len(report.agent_ms) > 50, report.summary()

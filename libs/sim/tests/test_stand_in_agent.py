@@ -74,7 +74,7 @@ def test_speech_has_the_duration_asked_for() -> None:
     assert np.abs(samples).max() > 1000
 
 
-async def test_it_speaks_a_new_generation_in_20_ms_frames_faster_than_real_time(
+async def test_it_speaks_a_new_generation_in_20_ms_frames_at_once_not_paced(
     client: Bus, stand_in: StandInAgent
 ) -> None:
     out = await collect(client, subjects.audio("speak-1", Direction.OUT, AudioFormat.PCM24K))
@@ -86,13 +86,12 @@ async def test_it_speaks_a_new_generation_in_20_ms_frames_faster_than_real_time(
     await client.subscribe_events("speak-1", on_event, ComponentAttached.type_name())
     await attach(client, "speak-1")
     call = await stand_in.wait_for_call("speak-1")
-    started = time.monotonic()
-    generation = await call.speak(1.0)
-    assert time.monotonic() - started < 0.5
-    await settle(lambda: len(out) == 50)
+    # Paced, 20 s of speech would take 20 s; published at once, a fraction of that even on a loaded machine.
+    generation = await asyncio.wait_for(call.speak(20.0), timeout=10.0)
+    await settle(lambda: len(out) == 1000)
     assert generation == 1
-    assert [frame.generation for frame in out] == [1] * 50
-    assert [frame.media_ms for frame in out] == [20 * i for i in range(50)]
+    assert [frame.generation for frame in out] == [1] * 1000
+    assert [frame.media_ms for frame in out] == [20 * i for i in range(1000)]
     assert all(len(frame.payload) == 960 for frame in out)
     await settle(lambda: len(attached) == 1)
     assert await call.speak(0.1) == 2

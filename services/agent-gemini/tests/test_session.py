@@ -69,7 +69,7 @@ async def test_go_away_moves_to_a_new_connection_between_turns_without_losing_ca
         go_away = session.server_messages("goAway")[0]
         resumed = next(m for m in session.server_messages("setupComplete") if m.connection == 1)
         gap_s = resumed.at - go_away.at
-        assert gap_s < 0.5, f"{gap_s * 1000:.0f} ms without a model connection"
+        assert 0 <= gap_s < 5.0, f"resumed {gap_s:.1f} s after goAway, past its 5 s notice"
         await eventually(lambda: session.audio_received_ms == pytest.approx(call.sent_ms, abs=1), 2)
         assert agent.metric("switchboard_agent_model_reconnects_total") == 1
 
