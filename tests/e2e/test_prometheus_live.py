@@ -36,7 +36,6 @@ NOT_HERE = {
     "kube_statefulset_status_replicas_ready": "kube-state-metrics, in Kubernetes",
     "container_cpu_usage_seconds_total": "the kubelet's cAdvisor, in Kubernetes (compose: the cadvisor service)",
     "container_memory_working_set_bytes": "the kubelet's cAdvisor, in Kubernetes (compose: the cadvisor service)",
-    "switchboard_webhook_deliveries_total": "customer webhooks, not written yet (the alert is ahead of them)",
 }
 """Metrics a query reads that no process of the local platform exports, and where they come from."""
 ONLY_AFTER_TROUBLE = {
@@ -52,6 +51,7 @@ ONLY_AFTER_TROUBLE = {
     "switchboard_nats_connection_events_total": "a NATS disconnection, reconnection or error",
     "switchboard_transcoder_dropped_frames_total": "a frame the transcoder dropped, by reason",
     "switchboard_agent_dropped_audio_total": "model audio not forwarded, by reason",
+    "switchboard_webhook_deliveries_total": "a result webhook (only for profiles with a webhook URL), by event",
 }
 """Labelled counters whose children appear with their first event (the label values are open-ended): a healthy
 platform has no series of them. Their names and labels are checked against the code by test_deploy.py."""

@@ -72,13 +72,6 @@ EXTERNAL_METRICS = {
     "process_cpu_seconds_total": "prometheus_client's process collector, in every service's registry",
     "gnatsd_varz_slow_consumers": "prometheus-nats-exporter beside each NATS node; devkit's nats_exporter locally",
 }
-PENDING_METRICS = {
-    "switchboard_webhook_deliveries_total": (
-        frozenset({"outcome"}),
-        "customer webhooks (alert SwitchboardWebhookDeliveriesFailing, written ahead of them)",
-    ),
-}
-"""Metrics an alert reads before the code that exports them has landed, with their labels and what brings them."""
 TARGET_LABELS = {"service", "instance", "job", "namespace", "pod"}
 """Labels the scrape configurations attach to every series (prometheus.yml, kubernetes-scrape.yml)."""
 
@@ -372,7 +365,7 @@ def _exported() -> dict[str, frozenset[str]]:
         EdgeMetrics(registry),
         CallControlMetrics(registry),
     ]
-    exported = {name: labels for name, (labels, _) in PENDING_METRICS.items()}
+    exported: dict[str, frozenset[str]] = {}
     for owner in owners:
         for metric in vars(owner).values():
             if isinstance(metric, MetricWrapperBase):
@@ -388,12 +381,6 @@ def test_the_metric_name_extraction_reads_promql() -> None:
     assert list(label_matchers(expr)) == [("a_seconds_bucket", "x")]
 
 
-def test_a_pending_metric_is_not_exported_yet() -> None:
-    """Once the code exports it, it leaves PENDING_METRICS and is checked like the others."""
-    for name in PENDING_METRICS:
-        assert f'"{name}"' not in _SOURCE, f"{name} is exported now: remove it from PENDING_METRICS"
-
-
 def test_every_query_reads_metrics_the_code_exports() -> None:
     problems = []
     for where, expr in _queries():
@@ -403,7 +390,7 @@ def test_every_query_reads_metrics_the_code_exports() -> None:
         for name in names:
             if name.startswith("switchboard_"):
                 base = re.sub(r"_(bucket|count|sum)$", "", name)
-                if f'"{base}"' not in _SOURCE and base not in PENDING_METRICS:
+                if f'"{base}"' not in _SOURCE:
                     problems.append(f"{where}: {name} is not defined in the code")
             elif name not in EXTERNAL_METRICS:
                 problems.append(f"{where}: {name} is neither ours nor a known exporter's")
