@@ -232,7 +232,12 @@ async def test_listing_filters_and_pages(call_control: RunCallControl) -> None:
         assert listed[1:4] == ids[::-1]
         assert first["calls"][0]["from"] == FROM_NUMBER and first["calls"][0]["status"] == "failed"
         failed = (await cc.http.get("/v1/calls", params=[("status", "failed"), ("status", "busy")])).json()
-        assert {c["status"] for c in failed["calls"]} == {"failed"}
+        assert {c["status"] for c in failed["calls"]} <= {
+            "failed",
+            "busy",
+        }  # other tests' calls share the bucket
+        assert first["calls"][0]["call_id"] in {c["call_id"] for c in failed["calls"]}
+        assert not set(ids) & {c["call_id"] for c in failed["calls"]}
         created_at = first["calls"][1]["created_at"]
         older = (await cc.http.get("/v1/calls", params={"created_before": created_at, "limit": 100})).json()
         assert ids[-1] not in {c["call_id"] for c in older["calls"]}

@@ -7,12 +7,16 @@ from typing import Literal
 
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from switchboard.common.bus.formats import AudioFormat
+from switchboard.common.calls.attempts import CallingHours, RetryableOutcome, RetryPolicy, zone
 from switchboard.common.calls.numbers import E164_PATTERN
 from switchboard.common.errors import ConfigError, ErrorCategory, SwitchboardError
 from switchboard.common.flows.spec import FlowSpec
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 Provider = Literal["openai", "gemini"]
 ToolName = Literal["end_call", "transfer_call", "send_dtmf"]
@@ -48,6 +52,70 @@ def is_profile_name(value: str) -> bool:
     return _PROFILE_NAME.fullmatch(value) is not None
 
 
+class CallingHoursSpec(BaseModel):
+    """When callees may be called, in their local time."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(default="20:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+    days: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat")
+
+    @model_validator(mode="after")
+    def _opens(self) -> CallingHoursSpec:
+        if self.end != "24:00" and self.end <= self.start:
+            raise ValueError(
+                "end must be after start (hours that span midnight are two windows: not supported)"
+            )
+        if not self.days:
+            raise ValueError("at least one day")
+        return self
+
+    def stored(self) -> CallingHours:
+        """As the call record keeps it."""
+        return CallingHours(
+            start=self.start,
+            end="23:59" if self.end == "24:00" else self.end,
+            days=tuple(sorted({WEEKDAYS.index(day) for day in self.days})),
+        )
+
+
+class RetrySpec(BaseModel):
+    """Unanswered attempts tried again: which outcomes, how many attempts in all, the delay, the hours."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    on: tuple[RetryableOutcome, ...] = ("no_answer", "busy")
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    delay_s: int = Field(default=600, ge=1, le=7 * 24 * 3600)
+    calling_hours: CallingHoursSpec | None = None
+
+    def stored(self) -> RetryPolicy:
+        """As the call record keeps it."""
+        return RetryPolicy(
+            on=tuple(self.on),
+            max_attempts=self.max_attempts,
+            delay_s=self.delay_s,
+            calling_hours=self.calling_hours.stored() if self.calling_hours is not None else None,
+        )
+
+
+class VoicemailSpec(BaseModel):
+    """What to do when an answering machine takes an outbound call (Twilio's machine detection)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    detect: bool = True
+    action: Literal["hang_up", "leave_message"] = "hang_up"
+    message: str = Field(default="", max_length=1000, description="What the agent says after the beep")
+
+    @model_validator(mode="after")
+    def _message(self) -> VoicemailSpec:
+        if self.action == "leave_message" and not self.message.strip():
+            raise ValueError("leave_message needs a message")
+        return self
+
+
 class Profile(BaseModel):
     """One agent: provider and model, instructions, greeting, voice, language, tools, turn detection."""
 
@@ -67,11 +135,26 @@ class Profile(BaseModel):
     max_duration_s: int = Field(default=900, ge=10, le=4 * 3600)
     flow: FlowSpec | None = None
     """A conversation flow the platform runs (permission, fields, read-backs); its tools are offered with it."""
+    retry: RetrySpec | None = None
+    """Outbound calls whose attempt was not answered are placed again (each attempt a record of its own)."""
+    voicemail: VoicemailSpec | None = None
+    """Detect answering machines on outbound calls, and hang up or leave a message."""
+    timezone: str | None = Field(
+        default=None,
+        description="Callees' time zone when their number does not tell (IANA, e.g. America/Mexico_City)",
+    )
     webhook_url: str | None = Field(
         default=None,
         max_length=2048,
         description="Where call-control sends this profile's result webhooks (its secret is a setting)",
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            zone(value)
+        return value
 
     @model_validator(mode="after")
     def _flow_can_end(self) -> Profile:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response, Security
@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 
 from switchboard.call_control.access import CLIENT_STATE, ApiClient
+from switchboard.call_control.call_attempts import requested_time
 from switchboard.call_control.calls import CallService, new_call_id
 from switchboard.call_control.idempotency import Claim, IdempotencyKeys, Replay, fingerprint
 from switchboard.call_control.problems import ApiProblem, ErrorBody
@@ -102,8 +103,23 @@ def calls_router(service: CallService, idempotency: IdempotencyKeys, webhooks: R
                     outcome.body, status_code=outcome.status_code, headers={REPLAYED_HEADER: "true"}
                 )
             claim = outcome
+        scheduled_ns = (
+            requested_time(
+                body.scheduled_at,
+                retry=prepared.retry,
+                to_number=prepared.to,
+                timezone=prepared.timezone,
+                ignore_hours=body.ignore_calling_hours,
+                now=datetime.now(UTC),
+            )
+            if body.scheduled_at is not None
+            else 0
+        )
         try:
-            record = await service.place(prepared, call_id)
+            if scheduled_ns:
+                record = await service.schedule(prepared, call_id, scheduled_ns, "requested")
+            else:
+                record = await service.place(prepared, call_id)
         except ProviderError as error:
             problem = _provider_problem(error, call_id)
             if claim is not None:
@@ -158,6 +174,13 @@ def calls_router(service: CallService, idempotency: IdempotencyKeys, webhooks: R
         """Hand an answered call over to another number (checked like any destination)."""
         client = _client(request)
         record = await service.transfer(call_id, body.to, by=f"api:{client.id}")
+        return CallAccepted(call_id=call_id, status=record.status)
+
+    @router.post("/{call_id}/cancel", status_code=202, response_model=CallAccepted)
+    async def cancel(call_id: str, request: Request) -> CallAccepted:
+        """Cancel a scheduled call (a retry, a call-back or one placed with `scheduled_at`) before it is placed."""
+        client = _client(request)
+        record = await service.cancel(call_id, by=f"api:{client.id}")
         return CallAccepted(call_id=call_id, status=record.status)
 
     @router.post("/{call_id}/webhook/redeliver", status_code=202, response_model=WebhookRedelivery)

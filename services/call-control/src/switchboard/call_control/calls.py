@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 
 from switchboard.call_control import twiml
+from switchboard.call_control.call_attempts import zone_of
+from switchboard.call_control.call_schedule import CallScheduler
 from switchboard.call_control.metrics import CallControlMetrics
 from switchboard.call_control.numbers import NumberPolicy
 from switchboard.call_control.problems import ApiProblem
@@ -24,8 +26,15 @@ from switchboard.call_control.telephony import DialRequest, Telephony, TwilioTel
 from switchboard.call_control.twilio_api import ProviderError
 from switchboard.call_control.twilio_params import InboundCall
 from switchboard.common.bus.client import Bus
-from switchboard.common.bus.messages import CallCreated, CallTransferred, ErrorOccurred, StatusChanged
+from switchboard.common.bus.messages import (
+    CallCreated,
+    CallEnded,
+    CallTransferred,
+    ErrorOccurred,
+    StatusChanged,
+)
 from switchboard.common.bus.subjects import valid_token
+from switchboard.common.calls.attempts import RetryPolicy
 from switchboard.common.calls.record import CallRecord, CallStatus, Transport
 from switchboard.common.calls.store import CallStore, RecordConflict, RecordNotFound
 from switchboard.common.errors import ErrorCategory, SwitchboardError
@@ -49,6 +58,8 @@ class PreparedCall:
     metadata: dict[str, str] = field(default_factory=dict)
     transport: Transport = "twilio"
     webhook_url: str = ""
+    retry: RetryPolicy | None = None
+    timezone: str = ""
 
 
 def new_call_id() -> str:
@@ -71,7 +82,12 @@ class CallService:
         config: StartConfig,
         metrics: CallControlMetrics,
         others: tuple[Telephony, ...] = (),
+        scheduler: CallScheduler | None = None,
     ) -> None:
+        self.scheduler = scheduler
+        if scheduler is not None:
+            scheduler.place = self.dial_scheduled
+            scheduler.abandon = self.abandon
         self.bus = bus
         self.store = store
         self._profiles = profiles
@@ -104,15 +120,14 @@ class CallService:
             machine_detection=request.machine_detection,
             metadata=dict(request.metadata),
             transport=request.transport,
+            retry=retry.stored() if (retry := request.retry or profile.retry) is not None else None,
+            timezone=request.timezone or zone_of(to, profile.timezone or "").key,
         )
 
-    async def place(self, prepared: PreparedCall, call_id: str) -> CallRecord:
-        """Write the record, announce it, and ask the call's provider to dial.
-
-        A provider failure marks the record `failed` and is raised as `ProviderError`.
-        """
-        telephony = self.telephony(prepared.transport)
-        record = CallRecord(
+    def _new_record(
+        self, prepared: PreparedCall, call_id: str, *, scheduled_ns: int = 0, reason: str = ""
+    ) -> CallRecord:
+        return CallRecord(
             call_id=call_id,
             direction="outbound",
             transport=prepared.transport,
@@ -120,33 +135,120 @@ class CallService:
             from_number=prepared.from_,
             profile=prepared.profile.name,
             profile_revision=prepared.profile_revision,
-            status=CallStatus.QUEUED,
+            status=CallStatus.SCHEDULED if scheduled_ns else CallStatus.QUEUED,
             created_ns=time.time_ns(),
             max_duration_s=prepared.max_duration_s,
             metadata=prepared.metadata,
             webhook_url=prepared.webhook_url,
+            machine_detection=prepared.machine_detection,
+            retry=prepared.retry,
+            timezone=prepared.timezone,
+            scheduled_ns=scheduled_ns,
+            scheduled_reason=reason,
         )
+
+    async def _announce_created(self, record: CallRecord) -> None:
+        await self.bus.publish_event(
+            record.call_id,
+            CallCreated(
+                direction="outbound",
+                to_number=record.to_number,
+                from_number=record.from_number,
+                profile=record.profile,
+            ),
+            msg_id=f"{record.call_id}:created",
+        )
+
+    async def place(self, prepared: PreparedCall, call_id: str) -> CallRecord:
+        """Write the record, announce it, and ask the call's provider to dial.
+
+        A provider failure marks the record `failed` and is raised as `ProviderError`.
+        """
+        record = self._new_record(prepared, call_id)
         await self.store.create(record)
         self._metrics.active_calls.inc()
         try:
-            await self.bus.publish_event(
-                call_id,
-                CallCreated(
-                    direction="outbound",
-                    to_number=prepared.to,
-                    from_number=prepared.from_,
-                    profile=prepared.profile.name,
-                ),
-                msg_id=f"{call_id}:created",
+            await self._announce_created(record)
+        except Exception as error:  # NATS: the call was not placed, do not leave it queued forever
+            await self._not_placed(call_id, error)
+            raise
+        return await self._dial(record)
+
+    async def schedule(self, prepared: PreparedCall, call_id: str, at_ns: int, reason: str) -> CallRecord:
+        """Write the record in status `scheduled` and queue it for `at_ns` (see `call_schedule`)."""
+        if self.scheduler is None:
+            raise ApiProblem(503, "scheduling_unavailable", "this call-control does not schedule calls")
+        record = self._new_record(prepared, call_id, scheduled_ns=at_ns, reason=reason)
+        await self.store.create(record)
+        await self._announce_created(record)
+        await self.scheduler.schedule(record)
+        return record
+
+    async def dial_scheduled(self, record: CallRecord) -> None:
+        """Dial a scheduled call that has just been claimed (status `queued`); failures end it `failed`."""
+        self._metrics.active_calls.inc()
+        with contextlib.suppress(ProviderError):  # the record says why; nobody waits for an answer here
+            await self._dial(record)
+
+    async def abandon(self, record: CallRecord) -> None:
+        """End a scheduled call whose replica died between claiming and dialing it."""
+        self._metrics.active_calls.inc()  # fail() counts the end
+        await self.fail(
+            record.call_id,
+            SwitchboardError("claimed but never dialed", category=ErrorCategory.INTERNAL, code="not_placed"),
+        )
+
+    async def cancel(self, call_id: str, *, by: str) -> CallRecord:
+        """Cancel a scheduled call before it is placed; 409 for a call that is not `scheduled`."""
+        now_ns = time.time_ns()
+        canceled = False
+
+        def cancel(current: CallRecord) -> CallRecord | None:
+            nonlocal canceled
+            canceled = current.status == CallStatus.SCHEDULED
+            if not canceled:
+                return None
+            current.status = CallStatus.CANCELED
+            current.ended_ns = now_ns
+            current.ended_reason = "canceled"
+            return current
+
+        try:
+            record = await self.store.update(call_id, cancel)
+        except RecordNotFound as error:
+            raise ApiProblem(404, "call_not_found", f"no call {call_id}") from error
+        if not canceled:
+            raise ApiProblem(
+                409,
+                "not_scheduled",
+                f"call {call_id} is {record.status.value}: only a scheduled call can be canceled",
             )
+        logger.info("scheduled call canceled by %s", by, extra={"call_id": call_id})
+        await self.bus.publish_event(
+            call_id, StatusChanged(status=CallStatus.CANCELED.value), msg_id=f"{call_id}:status:canceled"
+        )
+        await self.bus.publish_event(call_id, CallEnded(reason="canceled"), msg_id=f"{call_id}:ended")
+        return record
+
+    async def _not_placed(self, call_id: str, error: Exception) -> None:
+        self._metrics.calls_created.labels("outbound", "internal_error").inc()
+        with contextlib.suppress(Exception):
+            await self.fail(
+                call_id, SwitchboardError(f"not placed: {error!r}", category=ErrorCategory.INTERNAL)
+            )
+
+    async def _dial(self, record: CallRecord) -> CallRecord:
+        call_id = record.call_id
+        telephony = self.telephony(record.transport)
+        try:
             placed = await telephony.dial(
                 DialRequest(
                     call_id=call_id,
-                    to=prepared.to,
-                    from_=prepared.from_,
+                    to=record.to_number,
+                    from_=record.from_number,
                     ring_timeout_s=self._settings.ring_timeout_s,
-                    max_duration_s=prepared.max_duration_s,
-                    machine_detection=prepared.machine_detection,
+                    max_duration_s=record.max_duration_s,
+                    machine_detection=record.machine_detection,
                 )
             )
         except ProviderError as error:
@@ -154,14 +256,10 @@ class CallService:
             await self.fail(call_id, error)
             raise
         except Exception as error:  # NATS or a bug: the call was not placed, do not leave it queued forever
-            self._metrics.calls_created.labels("outbound", "internal_error").inc()
-            with contextlib.suppress(Exception):
-                await self.fail(
-                    call_id, SwitchboardError(f"not placed: {error!r}", category=ErrorCategory.INTERNAL)
-                )
+            await self._not_placed(call_id, error)
             raise
         self._metrics.calls_created.labels("outbound", "dialed").inc()
-        logger.info("dialed %s (%s)", prepared.to, placed.provider_call_id, extra={"call_id": call_id})
+        logger.info("dialed %s (%s)", record.to_number, placed.provider_call_id, extra={"call_id": call_id})
 
         def with_sid(current: CallRecord) -> CallRecord:
             current.provider_call_id = current.provider_call_id or placed.provider_call_id

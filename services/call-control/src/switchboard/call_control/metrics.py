@@ -136,3 +136,32 @@ class CallControlMetrics:
             buckets=_DELIVERY_DELAY_SECONDS,
             registry=registry,
         )
+        self.calls_scheduled = Counter(
+            "switchboard_call_control_calls_scheduled_total",
+            "Calls scheduled for later, by reason (requested: the API; retry: an unanswered attempt; call_back)",
+            ["reason"],
+            registry=registry,
+        )
+        self.scheduled_pending = Gauge(
+            "switchboard_call_control_scheduled_calls_pending",
+            "Scheduled calls not placed yet (the stream CALL_SCHEDULE; every replica reports the same count)",
+            registry=registry,
+        )
+        self.scheduled_lateness = Histogram(
+            "switchboard_call_control_scheduled_call_lateness_seconds",
+            "How long after its time a scheduled call was placed",
+            buckets=(0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 15.0, 60.0, 300.0),
+            registry=registry,
+        )
+        self.attempts_exhausted = Counter(
+            "switchboard_call_control_attempts_exhausted_total",
+            "Chains of attempts that ended without reaching the callee, by the last outcome",
+            ["outcome"],
+            registry=registry,
+        )
+        self.voicemail = Counter(
+            "switchboard_call_control_voicemail_total",
+            "Outbound calls answered by a machine, by what was done (hang_up, leave_message)",
+            ["action"],
+            registry=registry,
+        )

@@ -13,6 +13,8 @@ from livekit import api
 from nats.js.kv import KeyValue
 
 from switchboard.call_control.access import ApiKeys, RateLimiter
+from switchboard.call_control.call_attempts import AttemptPlanner
+from switchboard.call_control.call_schedule import CallScheduler, ensure_schedule_stream
 from switchboard.call_control.calls import CallService
 from switchboard.call_control.control import ControlListener
 from switchboard.call_control.idempotency import IdempotencyKeys
@@ -73,6 +75,9 @@ async def running(
     revisions = await publish_profiles(profile_store, profiles)
     store = CallStore(calls_kv, bus.js)
     tracker = StatusTracker(bus, store, metrics)
+    await ensure_webhooks_stream(bus.js, WebhookLimits(replicas=settings.jetstream_replicas))
+    await ensure_schedule_stream(bus.js, replicas=settings.jetstream_replicas)
+    scheduler = CallScheduler(bus, store, metrics)
     async with aiohttp.ClientSession() as session:
         http = TwilioApiHttpClient(
             session, base_url=settings.twilio_api_base_url, timeout_s=settings.twilio_timeout_s
@@ -104,16 +109,17 @@ async def running(
             config=config,
             metrics=metrics,
             others=(livekit,) if livekit is not None else (),
+            scheduler=scheduler,
         )
         listener = ControlListener(service, tracker, metrics)
         await listener.start()
-        await ensure_webhooks_stream(bus.js, WebhookLimits(replicas=settings.jetstream_replicas))
         policy = settings.webhook_policy()
+        outbox = WebhookOutbox(bus, store)
         webhooks = ResultWebhooks(
             bus,
             store,
             profile_store,
-            WebhookOutbox(bus, store),
+            outbox,
             policy=policy,
             secrets=config.webhook_secrets,
             default_url=settings.result_webhook_url,
@@ -128,11 +134,14 @@ async def running(
             ),
             metrics,
         )
+        planner = AttemptPlanner(bus, store, scheduler, webhooks, outbox, metrics)
+        webhooks.end_handlers.append(planner.on_call_ended)
         stop = asyncio.Event()
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(webhooks.run(stop), name="call-ended-watcher")
                 tasks.create_task(deliverer.run(stop), name="webhook-deliverer")
+                tasks.create_task(scheduler.run(stop), name="call-scheduler")
                 try:
                     yield CallControl(
                         settings=settings,

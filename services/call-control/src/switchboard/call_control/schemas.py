@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from switchboard.common.calls.attempts import zone
 from switchboard.common.calls.record import CallRecord, CallStatus
-from switchboard.common.profiles import PROFILE_NAME_PATTERN
+from switchboard.common.profiles import PROFILE_NAME_PATTERN, RetrySpec
 
 MAX_METADATA_ENTRIES = 20
 MAX_NUMBER_LENGTH = 32
@@ -48,6 +49,27 @@ class CreateCall(BaseModel):
         max_length=2048,
         description="Send this call's result webhooks here instead of the profile's URL (https, public host)",
     )
+    scheduled_at: datetime | None = Field(
+        default=None, description="Place the call at this time (ISO 8601; without a zone: UTC) instead of now"
+    )
+    ignore_calling_hours: bool = Field(
+        default=False, description="Allow a scheduled_at outside the retry policy's calling hours"
+    )
+    timezone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The callee's time zone (IANA) for calling hours; default: from the number, else the profile's",
+    )
+    retry: RetrySpec | None = Field(
+        default=None, description="Retry unanswered attempts (default: the profile's)"
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            zone(value)
+        return value
 
     @field_validator("metadata")
     @classmethod
@@ -112,6 +134,12 @@ class CallSummary(BaseModel):
     duration_s: float
     max_duration_s: int
     metadata: dict[str, str]
+    attempt: int = Field(description="Which attempt of its chain this call is (1: the first call)")
+    first_call_id: str | None = Field(description="The chain's first call (none for a first call)")
+    previous_call_id: str | None
+    next_call_id: str | None = Field(description="The attempt or call-back scheduled after this call, if any")
+    scheduled_at: datetime | None = Field(description="When a scheduled call is (or was) to be placed")
+    scheduled_reason: str | None = Field(description="requested, retry or call_back")
 
     @classmethod
     def of(cls, record: CallRecord) -> CallSummary:
@@ -133,6 +161,12 @@ class CallSummary(BaseModel):
             ended_reason=record.ended_reason,
             duration_s=round(record.duration_s, 3),
             max_duration_s=record.max_duration_s,
+            attempt=record.attempt,
+            first_call_id=record.first_call_id or None,
+            previous_call_id=record.previous_call_id or None,
+            next_call_id=record.next_call_id or None,
+            scheduled_at=iso(record.scheduled_ns),
+            scheduled_reason=record.scheduled_reason or None,
             metadata=record.metadata,
         )
 

@@ -5,6 +5,7 @@
 - events:  ``call.{call_id}.evt.{name}``                JetStream stream `CALL_EVENTS`, msgpack `Event` union
 - attach:  ``svc.transcoder.attach``, ``svc.agent.{provider}.attach``   request/reply on a queue group
 - webhooks: ``webhook.{send|dead}.{call_id}``             JetStream stream `WEBHOOKS`, JSON envelopes
+- schedule: ``schedule.call.{call_id}``                   JetStream stream `CALL_SCHEDULE`, empty messages
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ IDEMPOTENCY_BUCKET: Final = "call_control_idempotency"
 """call-control's own: Idempotency-Keys of POST /v1/calls, shared by its replicas (named here for the NATS grants)."""
 WEBHOOKS_STREAM: Final = "WEBHOOKS"
 """call-control's own: result webhooks waiting to be delivered, and the dead letters of those that never were."""
+CALL_SCHEDULE_STREAM: Final = "CALL_SCHEDULE"
+"""call-control's own: calls to place later (scheduled by the API, retries, call-backs); the record says when."""
 WEBHOOK_DELIVERY_CONSUMER: Final = "webhook-delivery"
+CALL_SCHEDULER_CONSUMER: Final = "call-scheduler"
 CALL_ENDED_CONSUMER: Final = "call-control-call-ended"
 """Durable consumers of call-control, shared by its replicas (each message goes to one of them)."""
 
@@ -70,6 +74,11 @@ def webhook_outbox(call_id: str) -> str:
 def webhook_dead_letter(call_id: str) -> str:
     """Webhook events of one call that were never delivered (or of every call with `ANY`)."""
     return f"webhook.dead.{_token(call_id, 'call id')}"
+
+
+def call_schedule(call_id: str) -> str:
+    """A scheduled call waiting to be placed (or every one with `ANY`)."""
+    return f"schedule.call.{_token(call_id, 'call id')}"
 
 
 def webhook_subjects() -> str:

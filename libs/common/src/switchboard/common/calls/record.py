@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from switchboard.common.calls.attempts import RetryPolicy
 from switchboard.common.flows.state import FlowState
 
 RECORD_SCHEMA_VERSION = 1
@@ -16,8 +17,9 @@ Transport = Literal["twilio", "livekit"]
 
 
 class CallStatus(StrEnum):
-    """Where a call is; the first five are live, the rest final."""
+    """Where a call is: scheduled for later, then five live statuses, then the final ones."""
 
+    SCHEDULED = "scheduled"
     QUEUED = "queued"
     INITIATED = "initiated"
     RINGING = "ringing"
@@ -105,17 +107,34 @@ class CallRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     """How the flow ended: completed, declined, call_back, email_requested, whatsapp_requested."""
     webhook_url: str = ""
     deliveries: dict[str, WebhookDelivery] = msgspec.field(default_factory=dict)
+    machine_detection: bool = False
+    attempt: int = 1
+    """Which attempt this call is (1 for a first call; each retry or call-back is a record of its own)."""
+    first_call_id: str = ""
+    """The first call of the chain this attempt belongs to ("" for a first call)."""
+    previous_call_id: str = ""
+    next_call_id: str = ""
+    retry: RetryPolicy | None = None
+    timezone: str = ""
+    """The callee's time zone (IANA), for calling hours and call-back times."""
+    scheduled_ns: int = 0
+    """When a scheduled call is to be placed."""
+    scheduled_reason: str = ""
+    """Why it was scheduled: requested (the API), retry (an unanswered attempt), call_back (the callee asked)."""
     v: int = RECORD_SCHEMA_VERSION
 
     def outcome_now(self) -> str:
         """The call's outcome as the operator sees it.
 
-        The flow's (completed, declined, call_back, email_requested, whatsapp_requested) when it set one; a call
-        that never connected says why (no_answer, busy, failed, canceled); a call with a flow that ended before
+        The flow's (completed, declined, call_back, email_requested, whatsapp_requested) when it set one;
+        `voicemail` when an answering machine took the call; a call that never connected says why (no_answer,
+        busy, failed, canceled); a call with a flow that ended before
         the flow did is `incomplete`; a live call, or one without a flow that was answered, has none ("").
         """
         if self.outcome:
             return self.outcome
+        if self.status.final and (self.answered_by.startswith("machine") or self.answered_by == "fax"):
+            return "voicemail"
         if self.status in _UNANSWERED:
             return _UNANSWERED[self.status]
         if self.flow is not None and self.status.final:
