@@ -213,10 +213,8 @@ class CallService:
             current.ended_reason = "canceled"
             return current
 
-        try:
-            record = await self.store.update(call_id, cancel)
-        except RecordNotFound as error:
-            raise ApiProblem(404, "call_not_found", f"no call {call_id}") from error
+        await self.get(call_id)  # 404 for an id that is not a call's
+        record = await self.store.update(call_id, cancel)
         if not canceled:
             raise ApiProblem(
                 409,
