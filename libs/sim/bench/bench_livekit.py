@@ -104,13 +104,12 @@ async def run(calls: int, seconds: float) -> tuple[float, float, float]:
                     break
                 await asyncio.sleep(0.1)
         lkapi = api.LiveKitAPI(url, KEY, SECRET)
-        rooms.append(await one_call(url, lkapi, 0, tasks))
-        await asyncio.sleep(1.0)
-        one_call_mb = rss_mb(
-            process.pid
-        )  # after the first call: what every process pays once is not per call
-        for index in range(1, calls):
-            rooms.append(await one_call(url, lkapi, index, tasks))
+        async with asyncio.timeout(30 + 5 * calls):  # a machine too busy to set the calls up fails, not hangs
+            rooms.append(await one_call(url, lkapi, 0, tasks))
+            await asyncio.sleep(1.0)
+            one_call_mb = rss_mb(process.pid)  # paid once per process, not per call
+            for index in range(1, calls):
+                rooms.append(await one_call(url, lkapi, index, tasks))
         await asyncio.sleep(2.0)  # every stream flowing
         start_cpu, start_self, start = cpu_s(process.pid), time.process_time(), time.monotonic()
         await asyncio.sleep(seconds)

@@ -87,3 +87,23 @@ async def test_two_participants_hear_each_other(emulator: LiveKitEmulator) -> No
         loud = samples[np.abs(samples) > 1000]
         assert len(loud) > RATE // 2, "less than half a second of audible audio arrived"
         assert abs(dominant_frequency(samples) - frequency) < 20
+
+
+async def test_an_unpublished_track_leaves_the_other_participants(emulator: LiveKitEmulator) -> None:
+    async with joined(emulator, "alice") as alice, joined(emulator, "bob") as bob:
+        unpublished = asyncio.get_running_loop().create_future()
+        bob.on(
+            "track_unpublished",
+            lambda publication, p: (
+                unpublished.done() or unpublished.set_result((p.identity, publication.sid))
+            ),
+        )
+        _source, speaking = await publish_tone(alice, 440.0)
+        try:
+            assert (await heard(bob, "alice", 1.0)).size > 0
+            (sid,) = alice.local_participant.track_publications
+            await alice.local_participant.unpublish_track(sid)
+            assert await asyncio.wait_for(unpublished, 10) == ("alice", sid)
+        finally:
+            speaking.cancel()
+        assert not emulator.rooms["media"].tracks

@@ -134,6 +134,16 @@ class Room:
                 await member.subscribe(self._relayed(track))
         await self._notify()
 
+    async def unpublish(self, state: ParticipantState, sid: str) -> None:
+        """`state` stopped publishing track `sid`: its media ends for every subscriber; everyone is told."""
+        state.tracks.pop(sid, None)
+        track = self.tracks.pop(sid, None)
+        if track is not None:
+            track.media.stop()
+        state.touch()
+        await self._announce(state)
+        await self._notify()
+
     def route_data(self, sender: ParticipantState, packet: models.DataPacket, *, reliable: bool) -> None:
         """Deliver a data packet from `sender` to its destination identities (everyone else if none)."""
         packet.participant_identity = sender.identity

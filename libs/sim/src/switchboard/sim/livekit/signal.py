@@ -63,6 +63,7 @@ class SignalSession:
         self._subscriber = SubscriberPeer(self._send_offer)
         self._pending_infos: dict[str, models.TrackInfo] = {}
         self._early_candidates: dict[rtc.SignalTarget, list[RTCIceCandidate]] = {}
+        self._published: dict[str, str] = {}  # the received track's id → the published track's sid
         self._described: set[rtc.SignalTarget] = set()  # PeerConnections that have the remote description
         self._tasks: set[asyncio.Task[None]] = set()
         self._active = False
@@ -176,6 +177,7 @@ class SignalSession:
     async def _on_publisher_offer(self, offer: rtc.SessionDescription) -> None:
         await self._publisher.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
         forward_without_delay(self._publisher)
+        await self._drop_unpublished()
         await self._flush_candidates(_PUBLISHER)
         answer = await self._publisher.createAnswer()
         await self._publisher.setLocalDescription(answer)
@@ -183,6 +185,16 @@ class SignalSession:
         await self._send(
             rtc.SignalResponse(answer=rtc.SessionDescription(type="answer", sdp=sdp, id=offer.id))
         )
+
+    async def _drop_unpublished(self) -> None:
+        """A re-offer that no longer sends a published track unpublishes it (the client signals nothing else)."""
+        for transceiver in self._publisher.getTransceivers():
+            media = transceiver.receiver.track
+            sid = self._published.get(media.id) if media is not None else None
+            # aiortc keeps the offered direction from its own side: "recvonly" while the client sends.
+            if sid is not None and transceiver._offerDirection in ("inactive", "sendonly"):
+                del self._published[media.id]
+                await self.room.unpublish(self._state, sid)
 
     async def _on_add_track(self, request: rtc.AddTrackRequest) -> None:
         info = models.TrackInfo(
@@ -207,6 +219,7 @@ class SignalSession:
             logger.warning("%s sent a track it never announced (%s)", self._state.identity, track.id)
             return
         info = self._pending_infos.pop(cid)
+        self._published[track.id] = info.sid
         self._spawn(self.room.publish(self._state, info, track))
 
     async def _on_mute(self, request: rtc.MuteTrackRequest) -> None:
