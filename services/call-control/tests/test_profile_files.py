@@ -18,7 +18,14 @@ greeting: Hello!
 
 def test_the_shipped_profiles_are_valid() -> None:
     profiles = load_profiles(REPO / "profiles")
-    assert set(profiles) == {"receptionist-openai", "receptionist-gemini", "carrier-registration"}
+    assert set(profiles) == {
+        "receptionist-openai",
+        "receptionist-gemini",
+        "carrier-registration",
+        "carrier-registration-gemini",
+    }
+    same_flow = profiles["carrier-registration-gemini"]
+    assert same_flow.provider == "gemini" and same_flow.flow == profiles["carrier-registration"].flow
     daisy = profiles["carrier-registration"]
     assert (daisy.provider, daisy.language) == ("openai", "es-MX")
     assert "Daisy" in daisy.greeting and daisy.flow is not None

@@ -22,6 +22,7 @@ import aiohttp
 import numpy as np
 import numpy.typing as npt
 
+from switchboard.sim.flow_following import scenarios
 from switchboard.sim.vad import dbfs
 
 _POLL_S = 0.2
@@ -229,6 +230,15 @@ def _print_report(
     for event in timeline:
         if event.get("type") == "transcript":
             out.write(f"  {event.get('role', '?'):>6}: {event.get('text', '')}\n")
+    if record.get("outcome"):
+        at = f" at {record['call_back_at']}" if record.get("call_back_at") else ""
+        out.write(f"outcome: {record['outcome']}{at}\n")
+    for captured in record.get("fields", []):
+        mark = "confirmed" if captured.get("confirmed") else "NOT confirmed"
+        out.write(
+            f"  {captured.get('id')}: {captured.get('value')!r} ({mark}, {captured.get('attempts')} attempts; "
+            f"said: {' | '.join(captured.get('raw', []))})\n"
+        )
 
 
 def main() -> None:
@@ -239,7 +249,12 @@ def main() -> None:
     parser.add_argument("--emulator", default="http://127.0.0.1:9400", help="the Twilio emulator's URL")
     parser.add_argument("--profile", default="receptionist-openai")
     parser.add_argument("--to", default="+14155550123", help="the number to call (E.164)")
-    parser.add_argument("--say", action="append", default=[], help="what the callee says (repeatable)")
+    parser.add_argument(
+        "--say",
+        action="append",
+        default=[],
+        help="what the callee says (repeatable; a flow profile's scenario lines by default)",
+    )
     parser.add_argument("--language", default="en")
     parser.add_argument("--barge-in", action="store_true", help="speak over the agent's last answer")
     parser.add_argument("--barge-in-after", type=float, default=1.5, help="seconds into the answer")
@@ -250,6 +265,9 @@ def main() -> None:
         "--wait", type=float, default=60.0, help="seconds to wait for the platform to answer before giving up"
     )
     args = parser.parse_args()
+    scenario = next((s for s in scenarios() if args.profile.startswith(s.name)), None)
+    if not args.say and scenario is not None:  # the lines the emulated model of this profile expects to hear
+        args.say, args.language = list(scenario.caller_lines), scenario.language
     if not args.say:
         args.say = ["Hi, I would like to book a cleaning next week."]
     try:

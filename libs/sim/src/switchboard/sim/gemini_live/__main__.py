@@ -14,6 +14,7 @@ import contextlib
 import logging
 import signal
 
+from switchboard.sim.flow_following import scenarios
 from switchboard.sim.gemini_live.config import GeminiLiveConfig
 from switchboard.sim.gemini_live.script import GeminiScript
 from switchboard.sim.gemini_live.server import GeminiLiveEmulator
@@ -43,7 +44,7 @@ async def _run(arguments: argparse.Namespace) -> None:
         GeminiScript.spanish_receptionist()
         if arguments.language == "es"
         else GeminiScript.english_receptionist()
-    )
+    ).with_scenarios(scenarios())  # a flow profile plays its scenario
     config = GeminiLiveConfig(
         api_key=arguments.api_key,
         time_to_first_chunk_s=arguments.time_to_first_chunk,

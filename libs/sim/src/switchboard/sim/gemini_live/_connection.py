@@ -261,7 +261,10 @@ class Connection:
         spoken_ms = 0.0
         if vad is not None:
             spoken_ms = (vad.audio_ms if vad.speaking else vad.speech_end_ms) - vad.speech_start_ms
-        transcript = self._host.script.transcript_for(session.caller_turns)
+        script = self._host.script.for_instructions(session.system_instruction)
+        transcript = script.transcript_for(
+            script.caller_turn_index(session.caller_turns, session.system_instruction)
+        )
         await self._caller_turn(session, transcript, transcript_sent=True, audio_ms=max(0.0, spoken_ms))
 
     async def _caller_turn(
@@ -319,7 +322,7 @@ class Connection:
         turn = ModelTurn(
             session=session,
             config=self._host.config,
-            script=self._host.script,
+            script=self._host.script.for_instructions(session.system_instruction),
             trigger=trigger,
             send=self._send,
         )

@@ -12,10 +12,11 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from switchboard.sim.flow_following import conversation_over, flow_output, next_tool, resumed_opening
 from switchboard.sim.gemini_live import _wire as wire
 from switchboard.sim.gemini_live._wire import Json
 from switchboard.sim.gemini_live.config import GeminiLiveConfig
-from switchboard.sim.gemini_live.script import GeminiScript, ReplyRequest
+from switchboard.sim.gemini_live.script import GeminiScript, ReplyRequest, ScriptedToolCall
 from switchboard.sim.gemini_live.session import LiveSession, Turn
 from switchboard.sim.speech import synthesize
 
@@ -78,6 +79,9 @@ class ModelTurn:
         completed = False
         try:
             await asyncio.sleep(self._config.time_to_first_chunk_s)
+            if self._script.follows_flow:
+                await self._follow_flow()
+                return
             responses = await self._call_tools()
             if self._trigger.kind == "greeting":
                 text = self._script.greeting
@@ -90,16 +94,59 @@ class ModelTurn:
                 await self._speak(text)
             else:
                 await self._write(text)
-            await self._send(wire.generation_complete())
-            self.open = False
-            await self._send(wire.turn_complete(self.usage()))
+            await self._complete()
             completed = True
-            self._session.completed_turns += 1
         finally:
             self._session.history.append(
                 Turn("model", self.text_sent, "audio", self.audio_sent_ms, interrupted=not completed)
             )
             self._session.notify()
+
+    async def _complete(self) -> None:
+        await self._send(wire.generation_complete())
+        self.open = False
+        await self._send(wire.turn_complete(self.usage()))
+        self._session.completed_turns += 1
+
+    async def _follow_flow(self) -> None:
+        """A turn of a model following the flow: the caller's words to the flow tool, then its `say`.
+
+        When the flow is over the model says goodbye, then calls end_call in the same turn.
+        """
+        if self._trigger.kind == "greeting":
+            text = resumed_opening(self._trigger.transcript) or self._script.greeting
+            await self._say(text)
+            await self._complete()
+            return
+        outputs = [out for r in self._session.tool_responses if (out := flow_output(r.get("response") or {}))]
+        tool = next_tool(outputs[-1] if outputs else None)
+        (response,) = await self._call(ScriptedToolCall(tool, {"caller_words": self._trigger.transcript}))
+        result = flow_output(response.get("response") or {}) or {}
+        await self._say(str(result.get("say", "")))
+        if conversation_over(result):
+            await self._call(ScriptedToolCall("end_call", {"reason": "flow_done"}))
+        await self._complete()
+
+    async def _say(self, text: str) -> None:
+        if not text:
+            return
+        if "AUDIO" in self._session.response_modalities:
+            await self._speak(text)
+        else:
+            await self._write(text)
+
+    async def _call(self, *scripted: ScriptedToolCall) -> tuple[Json, ...]:
+        calls = [
+            {"id": f"function-call-{secrets.randbits(63)}", "name": call.name, "args": dict(call.args)}
+            for call in scripted
+        ]
+        loop = asyncio.get_running_loop()
+        self._pending = {str(call["id"]): loop.create_future() for call in calls}
+        self._session.tool_calls.extend(calls)
+        await self._send(wire.tool_call(calls))
+        responses = tuple([await future for future in self._pending.values()])
+        await asyncio.sleep(self._config.time_to_first_chunk_s)
+        return responses
 
     def usage(self) -> Json:
         """Token counts for this turn, estimated from the session's context."""
@@ -128,17 +175,7 @@ class ModelTurn:
         scripted = self._script.tool_calls_for(self._trigger.caller_turn)
         if not scripted:
             return ()
-        calls = [
-            {"id": f"function-call-{secrets.randbits(63)}", "name": call.name, "args": dict(call.args)}
-            for call in scripted
-        ]
-        loop = asyncio.get_running_loop()
-        self._pending = {str(call["id"]): loop.create_future() for call in calls}
-        self._session.tool_calls.extend(calls)
-        await self._send(wire.tool_call(calls))
-        responses = tuple([await future for future in self._pending.values()])
-        await asyncio.sleep(self._config.time_to_first_chunk_s)
-        return responses
+        return await self._call(*scripted)
 
     async def _speak(self, text: str) -> None:
         text, pcm = await asyncio.to_thread(self._render, text)
@@ -181,4 +218,6 @@ class ModelTurn:
                 break
             text = f"{text} {base}"
             pcm = synthesize(text, wire.OUTPUT_RATE, language=language, voice=self._config.voice)
+        if self._config.max_reply_s is not None:
+            pcm = pcm[: max(1, int(self._config.max_reply_s * wire.OUTPUT_RATE))]
         return text, pcm

@@ -14,7 +14,8 @@ class GeminiLiveConfig:
     Timing: a model turn starts `time_to_first_chunk_s` after its trigger (end of caller speech, a
     `clientContent` turn, a tool response); its audio is cut into `chunk_ms` pieces sent `realtime_factor` times
     faster than real time (the real service also generates faster than playback). `min_reply_s` repeats a
-    reply until its audio lasts at least that long, for tests that speak over the model.
+    reply until its audio lasts at least that long, for tests that speak over the model; `max_reply_s` cuts a
+    reply's audio (not its transcript) to that length, for tests that go through many turns.
     """
 
     api_key: str = "sim-gemini-key"
@@ -22,6 +23,7 @@ class GeminiLiveConfig:
     chunk_ms: int = 40
     realtime_factor: float = 3.0
     min_reply_s: float = 0.0
+    max_reply_s: float | None = None
     voice: Voice = "auto"
     models: frozenset[str] | None = None
     """Model names (`models/…`) to accept; None accepts any."""

@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from switchboard.sim.flow_following import FlowScenario, caller_turns_before
+
 if TYPE_CHECKING:
     from switchboard.sim.gemini_live.session import LiveSession
 
@@ -51,6 +53,39 @@ class GeminiScript:
     language: str = "en"
     fallback_reply: str = "Is there anything else I can help you with?"
     fallback_transcript: str = "Okay."
+    follows_flow: bool = False
+    """Answer each caller turn through the flow tools (see `switchboard.sim.flow_following`); the replies and
+    tool calls are then decided by the flow's results."""
+    variants: tuple[tuple[str, GeminiScript], ...] = ()
+    """(phrase, script): a session whose system instruction contains the phrase plays that script instead."""
+
+    def for_instructions(self, instructions: str | None) -> GeminiScript:
+        """The script a session with this system instruction plays."""
+        text = instructions or ""
+        return next((script for phrase, script in self.variants if phrase in text), self)
+
+    def caller_turn_index(self, caller_turn: int, instructions: str | None) -> int:
+        """The script's index for the session's caller turn (a flow call taken over goes on from there)."""
+        return caller_turn + caller_turns_before(instructions) if self.follows_flow else caller_turn
+
+    @classmethod
+    def flow_following(cls, scenario: FlowScenario) -> GeminiScript:
+        """A model that follows a profile's flow, hearing the scenario's caller lines in order."""
+        return cls(
+            greeting=scenario.greeting,
+            replies=(),
+            caller_transcripts=scenario.caller_lines,
+            language=scenario.language,
+            fallback_transcript=scenario.fallback_line,
+            follows_flow=True,
+        )
+
+    def with_scenarios(self, scenarios: tuple[FlowScenario, ...]) -> GeminiScript:
+        """Play each scenario's flow in sessions whose instructions match it."""
+        self.variants = tuple(
+            (scenario.match, GeminiScript.flow_following(scenario)) for scenario in scenarios
+        )
+        return self
 
     def transcript_for(self, caller_turn: int) -> str:
         """What the caller is heard saying on turn `caller_turn`."""

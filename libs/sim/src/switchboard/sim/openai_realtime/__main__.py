@@ -8,9 +8,15 @@ import contextlib
 import logging
 import signal
 
+from switchboard.sim.flow_following import scenarios
 from switchboard.sim.openai_realtime import _audio
 from switchboard.sim.openai_realtime.behaviour import Behaviour
-from switchboard.sim.openai_realtime.script import Script, english_receptionist, spanish_receptionist
+from switchboard.sim.openai_realtime.script import (
+    Script,
+    english_receptionist,
+    spanish_receptionist,
+    with_scenarios,
+)
 from switchboard.sim.openai_realtime.server import OpenAIRealtimeEmulator
 from switchboard.sim.openai_realtime.session_config import PCM_RATE
 
@@ -36,7 +42,9 @@ async def _serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    script = spanish_receptionist() if args.language == "es" else english_receptionist()
+    script = with_scenarios(  # a flow profile plays its scenario
+        spanish_receptionist() if args.language == "es" else english_receptionist(), scenarios()
+    )
     behaviour = Behaviour(first_delta_latency_s=args.latency)
     await asyncio.to_thread(prepare_voice, script, behaviour)
     emulator = OpenAIRealtimeEmulator(

@@ -94,7 +94,11 @@ class Connection:
     @property
     def script(self) -> Script:
         """The session's script, read at each use so a test may swap it mid-call."""
-        return self.session.script
+        return self.session.script.for_instructions(self._session_instructions())
+
+    def _session_instructions(self) -> str | None:
+        instructions = self.session.config.get("instructions")
+        return instructions if isinstance(instructions, str) else None
 
     @property
     def behaviour(self) -> Behaviour:
@@ -319,7 +323,9 @@ class Connection:
         self.append_item(item)
         await self.send(ItemAdded(item=snapshot(item), previous_item_id=previous))
         await self.send(ItemDone(item=snapshot(item), previous_item_id=previous))
-        transcript = self.script.caller_transcript(user_turn_number(self.session.items))
+        script = self.script
+        number = script.caller_turn_number(user_turn_number(self.session.items), self._session_instructions())
+        transcript = script.caller_transcript(number)
         if not transcription_enabled(self.session.config):
             return
         if self.behaviour.transcription_delay_s > 0:

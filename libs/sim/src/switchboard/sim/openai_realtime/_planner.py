@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from switchboard.sim.flow_following import conversation_over, flow_output, next_tool, resumed_opening
 from switchboard.sim.openai_realtime.items import FunctionCallItem, FunctionCallOutputItem, Item, MessageItem
 from switchboard.sim.openai_realtime.script import Script
 
@@ -43,6 +46,8 @@ def plan_response(items: Sequence[Item], script: Script, instructions: str | Non
     - otherwise the greeting, when nothing was said yet or the instructions ask for it, else the fallback line.
     """
     tail = [item for item in items if not (isinstance(item, MessageItem) and item.role == "system")]
+    if script.follows_flow:
+        return _plan_flow(tail, script, instructions)
     last = tail[-1] if tail else None
     if isinstance(last, FunctionCallOutputItem):
         call_index = next(
@@ -67,6 +72,36 @@ def plan_response(items: Sequence[Item], script: Script, instructions: str | Non
     if not said_anything or script.asks_to_greet(instructions):
         return Speak(script.greeting)
     return Speak(script.fallback_reply)
+
+
+def _plan_flow(tail: Sequence[Item], script: Script, instructions: str | None) -> Plan:
+    """Follow the flow: caller words to the tool the last result named, then say what the result says."""
+    last = tail[-1] if tail else None
+    outputs = _flow_outputs(tail)
+    if isinstance(last, FunctionCallOutputItem):
+        result = flow_output(last.output)
+        if result is None:  # end_call's result, or a tool error without a text: the last thing to say
+            return Speak(str(outputs[-1].get("say", "")) if outputs else script.greeting)
+        if conversation_over(result):
+            return CallFunction("end_call", json.dumps({"reason": "flow_done"}))
+        return Speak(str(result.get("say", "")))
+    if isinstance(last, FunctionCallItem):
+        return AwaitOutput(last.call_id)
+    if isinstance(last, MessageItem) and last.role == "user":
+        _, transcript = _user_turn(tail, script)
+        tool = next_tool(outputs[-1] if outputs else None)
+        return CallFunction(tool, json.dumps({"caller_words": transcript}, ensure_ascii=False))
+    resumed = resumed_opening(instructions)
+    return Speak(resumed if resumed is not None else script.greeting)
+
+
+def _flow_outputs(items: Sequence[Item]) -> list[Mapping[str, Any]]:
+    return [
+        result
+        for item in items
+        if isinstance(item, FunctionCallOutputItem)
+        if (result := flow_output(item.output))
+    ]
 
 
 def user_turn_number(items: Sequence[Item]) -> int:

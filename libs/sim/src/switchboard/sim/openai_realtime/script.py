@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from switchboard.sim.flow_following import FlowScenario, caller_turns_before
 
 Reply = str | Callable[[str], str]
 """A fixed line, or a function from what was said (a transcript, or a tool's output) to the line."""
@@ -58,6 +60,24 @@ class Script:
     responder: Callable[[str], str] | None = None
     language: str = "en"
     greet_words: tuple[str, ...] = ("greet", "welcome", "saluda", "saludo", "bienvenida")
+    follows_flow: bool = False
+    """Answer each caller turn through the flow tools (see `switchboard.sim.flow_following`).
+
+    The turns then only say what the caller is heard saying."""
+    variants: tuple[tuple[str, Script], ...] = ()
+    """(phrase, script): a session whose instructions contain the phrase plays that script instead."""
+
+    def for_instructions(self, instructions: str | None) -> Script:
+        """The script a session with these instructions plays."""
+        text = instructions or ""
+        return next((script for phrase, script in self.variants if phrase in text), self)
+
+    def caller_turn_number(self, number: int, instructions: str | None) -> int:
+        """The script's turn for the session's user turn `number`.
+
+        A flow call taken over from another replica goes on from its handed-over conversation.
+        """
+        return number + caller_turns_before(instructions) if self.follows_flow else number
 
     def turn(self, number: int) -> Turn | None:
         """User turn `number` (1-based), if the script has it."""
@@ -91,6 +111,23 @@ class Script:
         """Whether response instructions ask for the greeting."""
         lowered = (instructions or "").lower()
         return any(word in lowered for word in self.greet_words)
+
+
+def flow_script(scenario: FlowScenario) -> Script:
+    """A model that follows a profile's flow, hearing the scenario's caller lines in order."""
+    return Script(
+        greeting=scenario.greeting,
+        turns=tuple(Turn(line, "") for line in scenario.caller_lines),
+        fallback_reply="",
+        unscripted_transcript=scenario.fallback_line,
+        language=scenario.language,
+        follows_flow=True,
+    )
+
+
+def with_scenarios(script: Script, scenarios: tuple[FlowScenario, ...]) -> Script:
+    """`script`, playing each scenario's flow script in sessions whose instructions match it."""
+    return replace(script, variants=tuple((scenario.match, flow_script(scenario)) for scenario in scenarios))
 
 
 def english_receptionist() -> Script:
