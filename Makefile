@@ -15,6 +15,7 @@ BENCHES := $(wildcard libs/*/bench/bench_*.py services/*/bench/bench_*.py)
 
 help:
 	@echo "make dev    run NATS, every service and the provider emulators (no credentials needed)"
+	@echo "            make dev PROMETHEUS=1: and a real Prometheus scraping them, with the alert rules loaded"
 	@echo "make test   lint, type-check and run the whole test suite"
 	@echo "make bench  print the performance figures"
 	@echo "make fuzz   a long schemathesis and signed-webhook run against call-control (FUZZ_CASES=500 per operation)"
@@ -50,4 +51,4 @@ fuzz: sync
 	SWITCHBOARD_FUZZ_CASES=$(FUZZ_CASES) $(UV) run pytest -q -s services/call-control/tests/test_fuzz.py
 
 dev: sync
-	$(UV) run switchboard-dev
+	$(UV) run switchboard-dev $(if $(PROMETHEUS),--prometheus)

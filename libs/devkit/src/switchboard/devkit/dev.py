@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from switchboard.devkit.dev_banner import ready_banner
 from switchboard.devkit.dev_config import DEV_API_KEY, DevPlatform, Ports, Providers, Secrets
+from switchboard.devkit.dev_prometheus import dev_prometheus
 from switchboard.devkit.nats_server import EmbeddedNats, free_port
 from switchboard.devkit.platform import ProcessGroup
 from switchboard.devkit.readiness import wait_until_ready
@@ -44,6 +46,8 @@ class DevOptions:
     host: str = "127.0.0.1"
     free_ports: bool = False
     ready_within_s: float = 180.0
+    prometheus_port: int | None = None
+    """Where a local Prometheus listens (`--prometheus`); None: no Prometheus."""
 
 
 async def run_platform(options: DevOptions) -> int:
@@ -66,7 +70,10 @@ async def run_platform(options: DevOptions) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
     store = options.state_dir / "nats"
-    with EmbeddedNats(port=nats_port, store_dir=store, log_file=options.state_dir / "nats.log") as nats:
+    monitor = (free_port() if options.free_ports else 8222) if options.prometheus_port is not None else None
+    with EmbeddedNats(
+        port=nats_port, store_dir=store, log_file=options.state_dir / "nats.log", monitor_port=monitor
+    ) as nats:
         platform = DevPlatform(
             nats.url,
             options.state_dir,
@@ -82,7 +89,7 @@ async def run_platform(options: DevOptions) -> int:
             "READY follows once every one answers (10-30 s)"
         )
         try:
-            code = await _serve(platform, group, stop, options, api_key, started)
+            code = await _serve(platform, group, stop, options, api_key, started, nats.monitor_url)
         finally:
             say("stopping the services")
             await group.stop([name for name in group.names if name not in emulators], STOP_TIMEOUT_S)
@@ -98,6 +105,7 @@ async def _serve(
     options: DevOptions,
     api_key: str,
     started: float,
+    nats_monitor: str | None = None,
 ) -> int:
     def give_up() -> bool:
         return stop.is_set() or group.exited.is_set()
@@ -123,14 +131,25 @@ async def _serve(
     if not_ready:
         details = "; ".join(f"{name}: {why}" for name, why in not_ready.items())
         return _failed(group, stop, f"not ready after {time.monotonic() - started:.0f} s ({details})")
-    sys.stdout.write("\n".join(ready_banner(platform, api_key, time.monotonic() - started)) + "\n")
-    sys.stdout.flush()
-    stopped = asyncio.create_task(stop.wait())
-    exited = asyncio.create_task(group.exited.wait())
-    await asyncio.wait({stopped, exited}, return_when=asyncio.FIRST_COMPLETED)
-    stopped.cancel()
-    exited.cancel()
+    async with _prometheus(platform, options, nats_monitor) as extra:
+        banner = ready_banner(platform, api_key, time.monotonic() - started)
+        sys.stdout.write("\n".join([*banner[:2], *extra, *banner[2:]]) + "\n")
+        sys.stdout.flush()
+        stopped = asyncio.create_task(stop.wait())
+        exited = asyncio.create_task(group.exited.wait())
+        await asyncio.wait({stopped, exited}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        exited.cancel()
     return _failed(group, stop, "the platform cannot go on without it")
+
+
+def _prometheus(
+    platform: DevPlatform, options: DevOptions, nats_monitor: str | None
+) -> contextlib.AbstractAsyncContextManager[list[str]]:
+    """A local Prometheus when asked for (banner lines about it), else nothing."""
+    if options.prometheus_port is None or nats_monitor is None:
+        return contextlib.nullcontext([])
+    return dev_prometheus(platform, nats_monitor, options.state_dir, options.prometheus_port, say)
 
 
 def _failed(group: ProcessGroup, stop: asyncio.Event, what: str) -> int:
@@ -164,6 +183,13 @@ def main() -> None:
     parser.add_argument(
         "--ready-within", type=float, default=180.0, help="seconds every process has to answer ready"
     )
+    parser.add_argument(
+        "--prometheus",
+        action="store_true",
+        help="also run a real Prometheus (Debian's package, installed when missing) scraping every service "
+        "and NATS, with deploy/prometheus/alerts.yml loaded (make dev PROMETHEUS=1)",
+    )
+    parser.add_argument("--prometheus-port", type=int, default=9090)
     args = parser.parse_args()
     args.state_dir.mkdir(parents=True, exist_ok=True)
     options = DevOptions(
@@ -172,6 +198,9 @@ def main() -> None:
         host=args.host,
         free_ports=args.free_ports,
         ready_within_s=args.ready_within,
+        prometheus_port=(free_port() if args.free_ports else args.prometheus_port)
+        if args.prometheus
+        else None,
     )
     sys.exit(asyncio.run(run_platform(options)))
 
