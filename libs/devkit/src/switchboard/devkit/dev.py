@@ -29,6 +29,8 @@ from switchboard.devkit.readiness import wait_until_ready
 DRAIN_S = 0.5
 #: A child still running this long after SIGTERM is killed.
 STOP_TIMEOUT_S = 5.0
+#: A signal this long after the first one is a second Ctrl-C: kill what is left.
+SECOND_SIGNAL_AFTER_S = 0.5
 
 
 def say(text: str) -> None:
@@ -60,10 +62,16 @@ async def run_platform(options: DevOptions) -> int:
     group = ProcessGroup()
     stop = asyncio.Event()
 
+    first_signal: list[float] = []
+
     def on_signal() -> None:
-        if stop.is_set():
+        # Ctrl-C under `make dev` arrives more than once (the terminal signals make, uv and this process, and uv
+        # passes it on): only a second press, a moment later, means "do not wait".
+        now = time.monotonic()
+        if first_signal and now - first_signal[0] > SECOND_SIGNAL_AFTER_S:
             say("killing what is left")
             group.kill()
+        first_signal[:1] = first_signal[:1] or [now]
         stop.set()
 
     loop = asyncio.get_running_loop()

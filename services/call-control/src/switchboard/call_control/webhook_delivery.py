@@ -134,7 +134,7 @@ class WebhookDeliverer:
             while not stop.is_set():
                 try:
                     messages = await sub.fetch(self._config.concurrency, timeout=1.0)
-                except nats.errors.TimeoutError:
+                except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either when nothing came
                     continue
                 except Exception:  # the loop's boundary: a bus outage must not end deliveries
                     logger.warning("fetching webhook events failed; trying again", exc_info=True)
