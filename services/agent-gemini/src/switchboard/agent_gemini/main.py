@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from google.genai import types
+
 from switchboard.agent_gemini.service import PROVIDER, build_service
 from switchboard.agent_gemini.settings import AgentGeminiSettings
-from switchboard.common.agent.entrypoint import run_agent
+from switchboard.common.agent.entrypoint import build_models, run_agent
 
 SERVICE = "agent-gemini"
 
@@ -20,6 +22,7 @@ def main() -> None:
         build_service,
         checks=[settings.api_key_value, settings.ssl_context],
         quiet_loggers=["websockets"],
+        warm_up=lambda: build_models(types),  # the SDK's types, the Live API messages among them
     )
 
 

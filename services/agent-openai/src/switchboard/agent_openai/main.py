@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from openai.types import realtime
+
 from switchboard.agent_openai.service import PROVIDER, build_service
 from switchboard.agent_openai.settings import AgentOpenAISettings
-from switchboard.common.agent.entrypoint import run_agent
+from switchboard.common.agent.entrypoint import build_models, run_agent
 
 SERVICE = "agent-openai"
 
@@ -14,7 +16,13 @@ def main() -> None:
     settings = AgentOpenAISettings()
     # LiveKit's plugin logs every model error and reconnection itself.
     run_agent(
-        SERVICE, PROVIDER, settings, build_service, checks=[settings.api_key_value], quiet_loggers=["livekit"]
+        SERVICE,
+        PROVIDER,
+        settings,
+        build_service,
+        checks=[settings.api_key_value],
+        quiet_loggers=["livekit"],
+        warm_up=lambda: build_models(realtime),  # the SDK's realtime events, which the plugin sends and reads
     )
 
 
