@@ -55,9 +55,12 @@ async def speak(source: rtc.AudioSource) -> None:
         await source.capture_frame(rtc.AudioFrame(chunk.tobytes(), RATE, 1, FRAME))
 
 
+HEARD = [0]  # 10 ms frames the clients received from the phones: proof that every call carries audio
+
+
 async def listen(track: rtc.Track) -> None:
     async for _ in rtc.AudioStream(track, sample_rate=RATE, num_channels=1):
-        pass
+        HEARD[0] += 1
 
 
 async def one_call(url: str, lkapi: api.LiveKitAPI, index: int, tasks: list[asyncio.Task[None]]) -> rtc.Room:
@@ -85,7 +88,7 @@ async def one_call(url: str, lkapi: api.LiveKitAPI, index: int, tasks: list[asyn
     return room
 
 
-async def run(calls: int, seconds: float) -> tuple[float, float, float]:
+async def run(calls: int, seconds: float) -> tuple[float, float, float, float]:
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "switchboard.sim.livekit", "--port", str(port), "--api-key", KEY,
@@ -111,14 +114,22 @@ async def run(calls: int, seconds: float) -> tuple[float, float, float]:
             for index in range(1, calls):
                 rooms.append(await one_call(url, lkapi, index, tasks))
         await asyncio.sleep(2.0)  # every stream flowing
-        start_cpu, start_self, start = cpu_s(process.pid), time.process_time(), time.monotonic()
+        start_cpu, start_self, start, heard = (
+            cpu_s(process.pid),
+            time.process_time(),
+            time.monotonic(),
+            HEARD[0],
+        )
         await asyncio.sleep(seconds)
         elapsed = time.monotonic() - start
+        flowing = (HEARD[0] - heard) / (
+            elapsed * calls * 100
+        )  # of the 100 frames a second each call should get
         emulator_ms = (cpu_s(process.pid) - start_cpu) * 1000 / (elapsed * calls)
         client_ms = (time.process_time() - start_self) * 1000 / (elapsed * calls)
         per_call_mb = (rss_mb(process.pid) - one_call_mb) / max(1, calls - 1)
         await lkapi.aclose()
-        return emulator_ms, per_call_mb, client_ms
+        return emulator_ms, per_call_mb, client_ms, flowing
     finally:
         for task in tasks:
             task.cancel()
@@ -135,11 +146,12 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     arguments = parser.parse_args()
     print(
-        f"{'calls':>6} {'emulator CPU ms per call-second':>32} {'emulator MB per call':>21} {'rtc clients CPU ms/call-s':>26}"
+        f"{'calls':>6} {'emulator CPU ms per call-second':>32} {'emulator MB per call':>21} "
+        f"{'rtc clients CPU ms/call-s':>26} {'phone audio received':>21}"
     )
     for calls in arguments.calls:
-        emulator_ms, mb, client_ms = await run(calls, arguments.seconds)
-        print(f"{calls:>6} {emulator_ms:>32.1f} {mb:>21.1f} {client_ms:>26.1f}")
+        emulator_ms, mb, client_ms, flowing = await run(calls, arguments.seconds)
+        print(f"{calls:>6} {emulator_ms:>32.1f} {mb:>21.1f} {client_ms:>26.1f} {flowing:>21.0%}")
 
 
 if __name__ == "__main__":

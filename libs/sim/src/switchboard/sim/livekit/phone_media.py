@@ -12,12 +12,13 @@ import contextlib
 import fractions
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from switchboard.common.audio.g711 import ulaw_decode, ulaw_encode
+from switchboard.common.audio.g711 import ulaw_encode
 from switchboard.sim.phone.messages import FRAME_SAMPLES, SAMPLE_RATE
 from switchboard.sim.phone.playout import PlayoutBuffer
 
@@ -28,28 +29,30 @@ _QUEUED_FRAMES = 3  # a listener that stalls loses old audio, as a phone line wo
 
 
 class Microphone(MediaStreamTrack):
-    """The caller's audio as an aiortc track: frames pushed by the phone, pulled by the room's relay."""
+    """The caller's audio as an aiortc track: μ-law frames pushed by the phone, pulled by the room's relay.
+
+    The frames are already G.711, the codec the phone's track is offered in (`audio/PCMU`), so they go out as
+    encoded packets: aiortc packs them into RTP as they are, with no decode, resampling or encoder thread.
+    """
 
     kind = "audio"
 
     def __init__(self) -> None:
         super().__init__()
-        self._frames: asyncio.Queue[av.AudioFrame] = asyncio.Queue(maxsize=_QUEUED_FRAMES)
+        self._frames: asyncio.Queue[av.Packet[Any]] = asyncio.Queue(maxsize=_QUEUED_FRAMES)
         self._pts = 0
 
     def push(self, ulaw: bytes) -> None:
         """Queue one 20 ms μ-law frame (the oldest is dropped when nobody reads)."""
-        pcm = ulaw_decode(ulaw)
-        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = SAMPLE_RATE
-        frame.time_base = _TIME_BASE
-        frame.pts = self._pts
+        packet = av.Packet(ulaw)
+        packet.pts = self._pts
+        packet.time_base = _TIME_BASE
         self._pts += FRAME_SAMPLES
         if self._frames.full():
             self._frames.get_nowait()
-        self._frames.put_nowait(frame)
+        self._frames.put_nowait(packet)
 
-    async def recv(self) -> av.AudioFrame:
+    async def recv(self) -> av.Packet[Any]:  # aiortc sends a packet as encoded media
         """The next frame, as aiortc's sender asks for it."""
         if self.readyState != "live":
             raise MediaStreamError
@@ -78,6 +81,9 @@ class Earpiece:
         with contextlib.suppress(MediaStreamError):
             while not self._buffer.stopped:
                 frame = await self._track.recv()
+                if isinstance(frame, av.Packet):  # another phone's microphone: μ-law already
+                    self._buffer.append(bytes(frame))
+                    continue
                 if not isinstance(frame, av.AudioFrame):
                     continue
                 if self.frames == 0:
