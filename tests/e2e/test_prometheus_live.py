@@ -72,6 +72,15 @@ EMPTY_WHEN_HEALTHY = {
 """Queries whose series exist but which select only trouble, by label value: no samples on a healthy platform."""
 
 
+MISTAKES = [
+    Query("misspelt metric", "sum(rate(switchboard_edge_stream_ended_total[5m]))"),
+    Query("label that does not exist", 'sum(switchboard_edge_streams_ended_total{cause="stop"})'),
+    Query("grouped by a label that does not exist", "sum by (provider) (switchboard_edge_active_streams)"),
+    Query("bad PromQL", "sum(rate(switchboard_edge_frames_total))"),
+]
+"""What the check must catch: at least one problem for each."""
+
+
 def _expr(query: Query) -> str:
     return GRAFANA_VARIABLES.sub(RATE_INTERVAL, query.expr)
 
@@ -136,7 +145,10 @@ async def test_every_dashboard_alert_and_autoscaler_query_reads_real_series(
     await asyncio.to_thread(prometheus.start)
     try:
         replicas = sum(len(ports) for ports in targets.values())
-        await _wait_for(prometheus, f"count(up == 1) == {replicas}")
+        await _wait_for(
+            prometheus, f"count(up) == {replicas}"
+        )  # every target scraped once (a replica that an
+        # earlier test killed is down, and its twin exports the same series)
         async with platform.http.get(f"{platform.api}/v1/calls") as unauthenticated:
             assert unauthenticated.status == 401
         calls = [
@@ -151,11 +163,13 @@ async def test_every_dashboard_alert_and_autoscaler_query_reads_real_series(
             prometheus, 'sum(switchboard_call_control_calls_ended_total{status="completed"}) >= 2'
         )
         problems = await asyncio.to_thread(_problems, prometheus, deploy_queries(ROOT))
+        caught = await asyncio.to_thread(_problems, prometheus, MISTAKES)
         rules = await asyncio.to_thread(prometheus.api, "rules")
     finally:
         await asyncio.to_thread(prometheus.stop)
         await exporter.stop()
     assert not problems, "\n".join(problems)
+    assert {problem.split(":", 1)[0] for problem in caught} == {query.where for query in MISTAKES}, caught
     loaded = [rule for group in rules["groups"] for rule in group["rules"] if rule["type"] == "alerting"]
     assert loaded and all(rule["health"] == "ok" for rule in loaded), [
         r for r in loaded if r["health"] != "ok"
