@@ -71,6 +71,8 @@ class Platform:
     http: aiohttp.ClientSession
     openai_agents: dict[str, asyncio.subprocess.Process]
     """The agent-openai replicas by instance id."""
+    nats: EmbeddedNats
+    """The NATS server every service uses (a test may kill it and start it again)."""
     ops_ports: dict[str, list[int]] = field(default_factory=dict)
     """Each service's ops ports (/metrics, /readyz), one per replica."""
     nats_monitor: str = ""
@@ -196,6 +198,7 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pl
                         gemini,
                         http,
                         openai_agents,
+                        nats,
                         ops_ports,
                         nats.monitor_url or "",
                     )

@@ -50,7 +50,7 @@ from switchboard.common.agent.model_session import ModelSession, SessionEvents
 from switchboard.common.agent.service import AgentService
 from switchboard.common.agent.tools import ToolSpec
 from switchboard.common.bus import subjects
-from switchboard.common.bus.attach import AttachRequest, request_attach
+from switchboard.common.bus.attach import request_attach
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.connection import BusOptions, connect, ensure_jetstream
 from switchboard.common.bus.formats import AudioFormat, Direction
@@ -267,6 +267,7 @@ class Line:
 async def drive(nats_url: str, calls: int, seconds: float, ca_file: Path) -> None:
     from switchboard.sim.gemini_live import GeminiLiveConfig, GeminiLiveEmulator, GeminiScript
     from switchboard.sim.speech import silence, synthesize
+    from switchboard.sim.stand_in_edge import StandInEdge
 
     script = GeminiScript(
         greeting="Hello, how can I help?",
@@ -323,8 +324,10 @@ async def drive(nats_url: str, calls: int, seconds: float, ca_file: Path) -> Non
 
         await nc.subscribe(subjects.audio(subjects.ANY, Direction.OUT, AudioFormat.PCM24K), cb=on_audio)
         await bus.subscribe_control_of_every_call(on_control, Clear.type_name())
+        edge = StandInEdge(bus)
+        await edge.start()
         for index, call_id in enumerate(lines):
-            request = AttachRequest(call_id=call_id, profile=PROFILE.name, agent_in_format=AudioFormat.PCM16K)
+            request = await edge.claim(call_id, PROFILE.name, agent_in_format=AudioFormat.PCM16K)
             assert (await request_attach(bus, subjects.agent_attach("gemini"), request)).accepted
             await asyncio.wait_for(gemini.wait_for_session(index), 10)
         sessions = dict(zip(lines, gemini.sessions, strict=True))
@@ -396,6 +399,7 @@ async def drive(nats_url: str, calls: int, seconds: float, ca_file: Path) -> Non
                     e2e.append((min(received) - at) * 1000)
         for call_id in lines:
             await bus.publish_event(call_id, MediaStopped(reason="bench over"))
+        await edge.stop()
         await nc.drain()
         emit(
             {

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import pytest_asyncio
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from prometheus_client import CollectorRegistry
@@ -18,7 +19,7 @@ from switchboard.agent_gemini.settings import AgentGeminiSettings
 from switchboard.common.agent.metrics import AgentMetrics
 from switchboard.common.agent.service import AgentService
 from switchboard.common.bus import subjects
-from switchboard.common.bus.attach import AttachReply, AttachRequest, request_attach
+from switchboard.common.bus.attach import AttachReply, request_attach
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.connection import BusOptions, connect
 from switchboard.common.bus.formats import AudioFormat, Direction
@@ -29,6 +30,7 @@ from switchboard.common.runtime.metrics import BusMetrics, new_registry
 from switchboard.devkit.eventually import eventually
 from switchboard.sim.gemini_live import GeminiLiveConfig, GeminiLiveEmulator, GeminiScript
 from switchboard.sim.speech import silence, synthesize
+from switchboard.sim.stand_in_edge import StandInEdge
 
 MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
 API_KEY = "test-gemini-key"
@@ -86,6 +88,10 @@ class Caller:
     controls: list[Received] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     sent_ms: float = 0.0
+    edge: StandInEdge = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.edge = StandInEdge(self.bus, heartbeat_interval_s=0.5)
 
     async def watch(self) -> None:
         async def on_audio(msg: Msg) -> None:
@@ -107,18 +113,17 @@ class Caller:
         self, profile_name: str, *, resume: bool = False, first_generation: int = 1
     ) -> AttachReply:
         await self.watch()
-        return await request_attach(
-            self.bus,
-            subjects.agent_attach("gemini"),
-            AttachRequest(
-                call_id=self.call_id,
-                profile=profile_name,
-                agent_in_format=AudioFormat.PCM16K,
-                agent_out_format=AudioFormat.PCM24K,
-                resume=resume,
-                first_generation=first_generation,
-            ),
+        if not self.edge.epochs:
+            await self.edge.start()
+        request = await self.edge.claim(
+            self.call_id,
+            profile_name,
+            agent_in_format=AudioFormat.PCM16K,
+            agent_out_format=AudioFormat.PCM24K,
+            resume=resume,
+            first_generation=first_generation,
         )
+        return await request_attach(self.bus, subjects.agent_attach("gemini"), request)
 
     async def say(self, pcm: bytes, *, speed: float = 1.0) -> None:
         """Publish caller audio as 20 ms frames, `speed` times faster than real time."""
@@ -233,7 +238,15 @@ def agent_gemini(
     return running
 
 
-@pytest.fixture
-def caller(bus: NatsClient) -> Callable[[str], Caller]:
+@pytest_asyncio.fixture
+async def caller(bus: NatsClient) -> AsyncIterator[Callable[[str], Caller]]:
     typed = Bus(bus, BusMetrics(new_registry()))
-    return lambda call_id: Caller(typed, call_id)
+    callers: list[Caller] = []
+
+    def new(call_id: str) -> Caller:
+        callers.append(Caller(typed, call_id))
+        return callers[-1]
+
+    yield new
+    for one in callers:
+        await one.edge.stop()

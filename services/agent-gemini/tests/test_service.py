@@ -139,7 +139,7 @@ async def test_barge_in_clears_at_once_and_gemini_is_told_what_the_caller_heard(
         await eventually(lambda: call.of_type(Clear), 5, what="ctl.clear")
 
         clear = next(r for r in call.controls if isinstance(r.message, Clear))
-        assert clear.message == Clear(generation=2, ts_ns=clear.message.ts_ns)
+        assert clear.message == Clear(generation=2, epoch=1, ts_ns=clear.message.ts_ns)
         session = gemini.latest_session
         interrupted = next(
             m for m in session.server_messages("serverContent") if m.body["serverContent"].get("interrupted")

@@ -50,7 +50,7 @@ from nats.aio.msg import Msg
 from prometheus_client.parser import text_string_to_metric_families
 
 from switchboard.common.bus import subjects
-from switchboard.common.bus.attach import AttachRequest, request_attach
+from switchboard.common.bus.attach import request_attach
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.connection import BusOptions, connect, ensure_jetstream
 from switchboard.common.bus.formats import AudioFormat, Direction
@@ -62,6 +62,7 @@ from switchboard.devkit.nats_server import EmbeddedNats, free_port
 from switchboard.sim.openai_realtime import Behaviour, EmulatedSession, OpenAIRealtimeEmulator, Script
 from switchboard.sim.openai_realtime.session_config import ServerVad, vad_params
 from switchboard.sim.speech import synthesize
+from switchboard.sim.stand_in_edge import StandInEdge
 from switchboard.sim.vad import EnergyVad, VadEvent
 
 RATE = 24000
@@ -458,6 +459,7 @@ async def run_calls(nats_url: str, agent: Agent, calls_count: int, seconds: floa
         )
     driver = Driver(bus, calls)
     await driver.subscribe()
+    edge = StandInEdge(bus)
     histogram = "switchboard_agent_clear_latency_seconds"
     pid = agent.process.pid
     stop = asyncio.Event()
@@ -468,13 +470,10 @@ async def run_calls(nats_url: str, agent: Agent, calls_count: int, seconds: floa
         idle_cpu, idle_t0 = cpu_seconds(pid), time.monotonic()
         await asyncio.sleep(1.0)
         idle_ms_per_s = (cpu_seconds(pid) - idle_cpu) * 1000 / (time.monotonic() - idle_t0)
+        await edge.start()
+        requests = [await edge.claim(c.call_id, c.call_id) for c in calls]
         await asyncio.gather(
-            *(
-                request_attach(
-                    bus, subjects.agent_attach("openai"), AttachRequest(call_id=c.call_id, profile=c.call_id)
-                )
-                for c in calls
-            )
+            *(request_attach(bus, subjects.agent_attach("openai"), request) for request in requests)
         )
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(20):
@@ -491,6 +490,7 @@ async def run_calls(nats_url: str, agent: Agent, calls_count: int, seconds: floa
     finally:
         stop.set()
         await asyncio.gather(*tickers, return_exceptions=True)
+        await edge.stop()
     for call in calls:
         await bus.publish_event(call.call_id, MediaStopped(reason="bench_over"))
     for _ in range(100):

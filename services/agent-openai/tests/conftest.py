@@ -19,7 +19,7 @@ from switchboard.agent_openai.settings import AgentOpenAISettings
 from switchboard.common.agent.metrics import AgentMetrics
 from switchboard.common.agent.service import AgentService
 from switchboard.common.bus import subjects
-from switchboard.common.bus.attach import AttachRequest, request_attach
+from switchboard.common.bus.attach import request_attach
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.connection import BusOptions, connect
 from switchboard.common.bus.formats import AudioFormat, Direction
@@ -30,6 +30,7 @@ from switchboard.common.runtime.metrics import BusMetrics, new_registry
 from switchboard.devkit.eventually import eventually
 from switchboard.sim.openai_realtime import Behaviour, OpenAIRealtimeEmulator
 from switchboard.sim.speech import synthesize
+from switchboard.sim.stand_in_edge import StandInEdge
 
 RATE = 24000
 FRAME_MS = 20
@@ -152,6 +153,10 @@ class Line:
     _subs: list[Subscription] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _cleared: int = 0
+    edge: StandInEdge = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.edge = StandInEdge(self.bus, heartbeat_interval_s=0.5)
 
     async def open(self) -> None:
         nc = self.bus.nc
@@ -164,6 +169,7 @@ class Line:
         self._tasks.append(asyncio.create_task(self._playout_loop()))
 
     async def close(self) -> None:
+        await self.edge.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -174,18 +180,17 @@ class Line:
     async def attach(
         self, profile: str = PROFILE.name, *, resume: bool = False, first_generation: int = 1
     ) -> None:
-        await request_attach(
-            self.bus,
-            subjects.agent_attach("openai"),
-            AttachRequest(
-                call_id=self.call_id,
-                profile=profile,
-                agent_in_format=FMT,
-                agent_out_format=FMT,
-                resume=resume,
-                first_generation=first_generation,
-            ),
+        if not self.edge.epochs:
+            await self.edge.start()
+        request = await self.edge.claim(
+            self.call_id,
+            profile,
+            agent_in_format=FMT,
+            agent_out_format=FMT,
+            resume=resume,
+            first_generation=first_generation,
         )
+        await request_attach(self.bus, subjects.agent_attach("openai"), request)
 
     async def hang_up(self) -> None:
         await self.bus.publish_event(self.call_id, MediaStopped(reason="caller_hung_up"))

@@ -54,12 +54,16 @@ async def test_claiming_a_call_writes_the_stream_ids_and_refuses_a_second_stream
     calls = CallStore(await client.js.key_value(subjects.CALLS_BUCKET))
     profiles = ProfileStore(await client.js.key_value(subjects.PROFILES_BUCKET))
     await seed_call(client, "claim-1")
-    record, profile = await claim_call(calls, profiles, "claim-1", LegIds("MZ1", "CA1"))
+    record, profile = await claim_call(
+        calls, profiles, "claim-1", LegIds("MZ1", "CA1"), edge_instance="edge-1"
+    )
     assert (record.stream_id, record.provider_call_id, profile.provider) == ("MZ1", "CA1", "openai")
-    again, _ = await claim_call(calls, profiles, "claim-1", LegIds("MZ1", "CA1"))  # idempotent
+    again, _ = await claim_call(
+        calls, profiles, "claim-1", LegIds("MZ1", "CA1"), edge_instance="edge-1"
+    )  # idempotent
     assert again.stream_id == "MZ1"
     with pytest.raises(Refusal, match="stream_exists"):
-        await claim_call(calls, profiles, "claim-1", LegIds("MZ2", "CA1"))
+        await claim_call(calls, profiles, "claim-1", LegIds("MZ2", "CA1"), edge_instance="edge-1")
 
 
 @pytest.mark.integration
@@ -81,7 +85,7 @@ async def test_a_call_the_stream_cannot_belong_to_is_refused(
     calls = CallStore(await client.js.key_value(subjects.CALLS_BUCKET))
     profiles = ProfileStore(await client.js.key_value(subjects.PROFILES_BUCKET))
     with pytest.raises(Refusal) as refused:
-        await claim_call(calls, profiles, call_id, LegIds("MZ1", "CA1"))
+        await claim_call(calls, profiles, call_id, LegIds("MZ1", "CA1"), edge_instance="edge-1")
     assert refused.value.reason == reason
     unchanged, _ = await calls.get(call_id)
     assert unchanged.stream_id == ""

@@ -9,6 +9,7 @@ from switchboard.common.bus.client import Bus
 from switchboard.common.bus.formats import AudioFormat, Direction
 from switchboard.common.bus.frames import AudioFrame, FrameCodec
 from switchboard.common.bus.messages import (
+    Clear,
     Control,
     DtmfReceived,
     ErrorOccurred,
@@ -259,3 +260,28 @@ async def test_a_call_no_agent_can_take_reports_an_error_and_ends_cleanly(
         assert len(errors) == 1 and errors[0].component == "media-edge" and errors[0].retryable
         assert [e.reason for e in history if isinstance(e, MediaStopped)] == ["attach_failed"]
         await wait_for(lambda: "orphan-1" not in transcoder.calls, what="the transcoder to let the call go")
+
+
+@pytest.mark.timeout(60)
+async def test_forged_agent_audio_and_clears_of_impossible_generations_do_not_mute_the_agent(
+    client: Bus, media_edge: RunningEdgeFactory, agent: StandInAgent
+) -> None:
+    await seed_call(client, "forged")
+    async with media_edge(transcode="inline") as running, running.phone("forged") as call:
+        answer = await agent.wait_for_call("forged")
+        await answer.speak(0.3)
+        await asyncio.wait_for(call.wait_for_audio(), 10)
+        subject = subjects.audio("forged", Direction.OUT, answer.out_format)
+        forged = AudioFrame("forged", 1, 0, 0, 2**40, bytes(960), epoch=answer.request.epoch)
+        await client.nc.publish(subject, CODEC.encode(forged))
+        await client.publish_control("forged", Clear(generation=2**40, epoch=answer.request.epoch))
+        old_epoch = AudioFrame("forged", 2, 0, 0, answer.generation + 1, bytes(960), epoch=0)
+        await client.nc.publish(subject, CODEC.encode(old_epoch))
+
+        def dropped(reason: str) -> float:
+            return running.metric("switchboard_edge_dropped_frames_total", reason=reason)
+
+        await wait_for(lambda: dropped("bad_generation") == 2, what="the forged frame and clear dropped")
+        await wait_for(lambda: dropped("fenced") == 1, what="audio of no epoch dropped")
+        await answer.speak(0.3)  # the real agent's next answer is heard
+        await asyncio.wait_for(call.wait_for_audio(after_s=call.elapsed_s()), 10)

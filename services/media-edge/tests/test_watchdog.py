@@ -286,3 +286,24 @@ async def test_a_call_is_attached_again_at_most_max_reattaches_times(
         ("media-edge", "reattach_limit", False),
     ]
     assert end_reasons(history) == ["attach_failed"]
+
+
+@pytest.mark.unit
+def test_nobody_is_lost_while_the_edges_own_bus_is_down_nor_until_the_timeout_after_it_is_back() -> None:
+    clock = FakeClock()
+    up_since: list[float | None] = [clock.now]
+    liveness = Liveness(4.0, clock, lambda: up_since[0])
+    agent = attachment("agent", "agent-1")
+    liveness.watch(agent)
+    clock.now += 1.0
+    up_since[0] = None  # NATS went away: nothing can be heard
+    clock.now += 6.0
+    assert liveness.lost() == []
+    up_since[0] = clock.now  # back: the agent gets a whole timeout to be heard again
+    clock.now += 3.99
+    assert liveness.lost() == []
+    liveness.heard("agent-openai", "agent-1")
+    clock.now += 3.99
+    assert liveness.lost() == []
+    clock.now += 0.01
+    assert liveness.lost() == [agent]

@@ -193,7 +193,7 @@ async def test_barge_in_clears_at_once_drops_the_rest_and_reports_what_was_heard
     await h.session.events.caller_speech_started()
     await eventually(lambda: any(isinstance(c, Clear) for _, c in h.controls))
     frames_before_clear, clear = next((n, c) for n, c in h.controls if isinstance(c, Clear))
-    assert clear == Clear(generation=1, ts_ns=clear.ts_ns)
+    assert clear == Clear(generation=1, epoch=1, ts_ns=clear.ts_ns)
     assert h.session.interrupted == 1
     await h.session.events.response_audio("resp-1", bytes(9600))  # still streaming from the model: dropped
     await h.session.events.response_done("resp-1", interrupted=True)

@@ -68,7 +68,8 @@ class EmbeddedNats:
     def start(self, timeout_s: float = 10.0) -> None:
         """Start the server and wait until it accepts connections."""
         if self._own_store:
-            self._tmp = tempfile.TemporaryDirectory(prefix="switchboard-nats-")
+            if self._tmp is None:
+                self._tmp = tempfile.TemporaryDirectory(prefix="switchboard-nats-")
             store = Path(self._tmp.name)
         else:
             assert self._store_dir is not None
@@ -109,6 +110,13 @@ class EmbeddedNats:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+    def kill(self) -> None:
+        """Kill the server at once (SIGKILL: no lame duck), keeping its port and store; `start()` brings it back."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
 
     def restart(self) -> None:
         """Stop and start again on the same port and store (for reconnection tests)."""

@@ -159,7 +159,7 @@ class AgentCall:
         """Publish `ctl.clear` for `generation` (default: the latest); returns the generation cleared."""
         generation = self.generation if generation is None else generation
         self.cleared = max(self.cleared, generation)
-        await self._bus.publish_control(self.call_id, Clear(generation=generation))
+        await self._bus.publish_control(self.call_id, Clear(generation=generation, epoch=self.request.epoch))
         return generation
 
     def _new_generation(self) -> int:
@@ -168,7 +168,9 @@ class AgentCall:
 
     async def _publish(self, generation: int, media_ms: int, payload: bytes) -> None:
         self._seq += 1
-        frame = AudioFrame(self.call_id, self._seq, media_ms, time.time_ns(), generation, payload)
+        frame = AudioFrame(
+            self.call_id, self._seq, media_ms, time.time_ns(), generation, payload, epoch=self.request.epoch
+        )
         await self._bus.nc.publish(self._out_subject, self._bus.frames.encode(frame))
 
     async def _on_caller_frame(self, frame: AudioFrame) -> None:
@@ -238,6 +240,7 @@ class StandInAgent:
                     self.options.instance,
                     lambda: self.calls.keys(),
                     interval,
+                    self._epoch_of,
                 ),
                 name=f"heartbeats-{self.options.instance}",
             )
@@ -252,6 +255,10 @@ class StandInAgent:
             self._heartbeats = None
         for call_id in list(self.calls):
             await self._end(call_id)
+
+    def _epoch_of(self, call_id: str) -> int:
+        call = self.calls.get(call_id)
+        return call.request.epoch if call is not None else 0
 
     async def wait_for_call(self, call_id: str, timeout_s: float = 10.0) -> AgentCall:
         """The call once it is attached here; raises `TimeoutError`."""

@@ -34,10 +34,17 @@ from switchboard.common.errors import AttachError
 from switchboard.common.profiles import Profile
 from switchboard.common.runtime.logs import EveryNth
 from switchboard.media_edge.audio_route import audio_route
-from switchboard.media_edge.call_setup import Refusal, attach_components, attach_request, claim_call
+from switchboard.media_edge.call_setup import (
+    Refusal,
+    attach_components,
+    attach_request,
+    claim_call,
+    store_agent_epoch,
+)
 from switchboard.media_edge.downlink import Downlink
 from switchboard.media_edge.edge import MediaEdge
 from switchboard.media_edge.events import EventOutbox
+from switchboard.media_edge.fence import AgentFence
 from switchboard.media_edge.leg import CLOSE_ERROR, CLOSE_NORMAL, CLOSE_POLICY, LegIds, PhoneLeg
 from switchboard.media_edge.playback import Playback
 from switchboard.media_edge.uplink import Uplink
@@ -92,6 +99,13 @@ class EdgeCall:
         self._tasks: list[asyncio.Task[None]] = []
         self._hop = self._bus.metrics.hop_latency.labels("edge_out")
         self._malformed_log = EveryNth(100)
+        self._fence = AgentFence()
+        self._fenced_log = EveryNth(100)
+
+    @property
+    def agent_epoch(self) -> int:
+        """The epoch of the agent serving the call now (the edge's heartbeat carries it)."""
+        return self._fence.epoch
 
     def start(self) -> None:
         """Take the call in a task of its own."""
@@ -101,7 +115,12 @@ class EdgeCall:
         """Claim the call's record, announce the leg, wire the bus, attach the components and watch them."""
         try:
             _, profile = await claim_call(
-                self._edge.calls, self._edge.profiles, self.call_id, self.ids, self._leg.transport
+                self._edge.calls,
+                self._edge.profiles,
+                self.call_id,
+                self.ids,
+                self._leg.transport,
+                edge_instance=self._settings.instance_id,
             )
         except Refusal as refusal:
             await self.refuse(refusal.reason, refusal.detail)
@@ -127,7 +146,10 @@ class EdgeCall:
             )
         except Exception:
             self._log.warning("media_started could not be stored; the call goes on")
-        request = attach_request(call_id, profile, self._settings.instance_id, self._leg.caller_formats)
+        self._edge.agent_epochs[call_id] = self._fence.epoch
+        request = attach_request(
+            call_id, profile, self._settings.instance_id, self._leg.caller_formats, self._fence.epoch
+        )
         route = audio_route(
             request,
             inline=self._settings.transcode == "inline",
@@ -142,6 +164,9 @@ class EdgeCall:
             request=request,
             metrics=self._metrics,
             settings=self._settings,
+            fence=self._fence,
+            store_epoch=self._store_agent_epoch,
+            link=self._edge.link.up_since,
             highest_generation=lambda: downlink.highest_generation,
             report=self.outbox.post,
             give_up=self._attach_failed,
@@ -183,6 +208,18 @@ class EdgeCall:
         self._log.warning("refused the call (%s): %s", reason, detail)
         await self._leg.close(code, "refused")
 
+    async def _store_agent_epoch(self, epoch: int) -> None:
+        """Record the next agent's epoch, and tell the agent being replaced at once (it leaves if it hears it)."""
+        await store_agent_epoch(self._edge.calls, self.call_id, epoch)
+        self._edge.agent_epochs[self.call_id] = epoch
+        heartbeat = Heartbeat(
+            component=MEDIA_EDGE_COMPONENT, instance=self._settings.instance_id, epoch=epoch
+        )
+        try:
+            await self._bus.publish_control(self.call_id, heartbeat)
+        except Exception as exc:  # the periodic heartbeat carries the epoch too
+            self._log.warning("could not announce agent epoch %d: %r", epoch, exc)
+
     async def _attach_failed(self, exc: AttachError) -> None:
         """No replica took the call (at the start, or after one was lost): report it and end the leg."""
         self._log.error("could not attach the call: %s", exc.message)
@@ -195,6 +232,7 @@ class EdgeCall:
 
     async def teardown(self, end_reason: str) -> None:
         """Unsubscribe, report what played, store `media_stopped`: nothing stays behind."""
+        self._edge.agent_epochs.pop(self.call_id, None)
         for task in self._tasks:
             task.cancel()
         for sub in self._subscriptions:
@@ -229,12 +267,32 @@ class EdgeCall:
 
     async def _on_agent_frame(self, frame: AudioFrame) -> None:
         self._hop.observe(max(0, time.time_ns() - frame.ingest_ns) / 1e9)
+        refused = self._fence.admit_audio(frame.epoch, frame.generation)
+        if refused is not None:
+            self._fenced(refused, f"audio of epoch {frame.epoch} generation {frame.generation}")
+            return
         await self.downlink.on_frame(frame)
 
     async def _on_clear(self, message: Control) -> None:
         received = time.perf_counter()
         if isinstance(message, Clear):
+            refused = self._fence.refuse(message.epoch, message.generation)
+            if refused is not None:
+                self._fenced(refused, f"clear of epoch {message.epoch} generation {message.generation}")
+                return
             await self.downlink.clear(message.generation, received, created_ns=message.ts_ns)
+
+    def _fenced(self, reason: str, what: str) -> None:
+        """Agent audio or a clear that is not the current agent's (or names a generation it cannot have)."""
+        self._metrics.dropped.labels(reason).inc()
+        if self._fenced_log():
+            self._log.warning(
+                "dropped %s (%s; the agent epoch is %d, generations from %d)",
+                what,
+                reason,
+                self._fence.epoch,
+                self._fence.first_generation,
+            )
 
     async def _on_hangup(self, message: Control) -> None:
         """Close the leg, after giving call-control's hang-up a moment to end the call first.

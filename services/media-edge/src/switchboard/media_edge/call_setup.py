@@ -15,7 +15,7 @@ from switchboard.common.bus.formats import AudioFormat
 from switchboard.common.bus.messages import TRANSCODER_COMPONENT, agent_component
 from switchboard.common.calls.record import CallRecord
 from switchboard.common.calls.store import CallStore
-from switchboard.common.errors import SwitchboardError
+from switchboard.common.errors import AttachError, ErrorCategory, SwitchboardError
 from switchboard.common.profiles import PROVIDER_AUDIO, Profile, ProfileStore
 from switchboard.common.security.stream_token import verify_stream_token
 from switchboard.media_edge.leg import LegIds
@@ -49,12 +49,19 @@ def call_id_from(parameters: Mapping[str, str], secret: str) -> str:
 
 
 async def claim_call(
-    calls: CallStore, profiles: ProfileStore, call_id: str, ids: LegIds, transport: str = "twilio"
+    calls: CallStore,
+    profiles: ProfileStore,
+    call_id: str,
+    ids: LegIds,
+    transport: str = "twilio",
+    *,
+    edge_instance: str,
 ) -> tuple[CallRecord, Profile]:
     """Check the call record and its profile, and write the leg's ids into the record (compare-and-set).
 
     Refuses a call without a record, one that is over or on another transport, a second leg for a call that
-    already has one (a replayed token), and a leg whose provider call id is not the call's.
+    already has one (a replayed token), and a leg whose provider call id is not the call's. The record then
+    names this edge replica and the first agent epoch: agents take the call only from this edge, at that epoch.
     """
     record = await calls.find(call_id)
     if record is None:
@@ -67,12 +74,17 @@ async def claim_call(
 
     def change(current: CallRecord) -> CallRecord | None:
         _check(current, ids, transport)
-        if current.stream_id == ids.stream_id and current.provider_call_id == (
-            ids.provider_call_id or current.provider_call_id
+        if (
+            current.stream_id == ids.stream_id
+            and current.provider_call_id == (ids.provider_call_id or current.provider_call_id)
+            and current.edge_instance == edge_instance
+            and current.agent_epoch >= 1
         ):
             return None
         current.stream_id = ids.stream_id
         current.provider_call_id = current.provider_call_id or ids.provider_call_id
+        current.edge_instance = edge_instance
+        current.agent_epoch = max(current.agent_epoch, 1)
         return current
 
     return await calls.update(call_id, change), profile
@@ -94,6 +106,7 @@ def attach_request(
     profile: Profile,
     requester: str,
     caller_formats: tuple[AudioFormat, AudioFormat] | None = None,
+    epoch: int = 1,
 ) -> AttachRequest:
     """What the edge asks of the transcoder and the agent: the caller's format and the provider's.
 
@@ -107,7 +120,30 @@ def attach_request(
         agent_in_format=agent_in,
         agent_out_format=agent_out,
         requester=requester,
+        epoch=epoch,
     )
+
+
+async def store_agent_epoch(calls: CallStore, call_id: str, epoch: int) -> None:
+    """Write `epoch` into the call record (compare-and-set, never lowering it) before an agent is asked for it.
+
+    Raises `AttachError` (retryable) when the record cannot be written: no agent would take the call.
+    """
+
+    def change(current: CallRecord) -> CallRecord | None:
+        if current.agent_epoch >= epoch:
+            return None
+        current.agent_epoch = epoch
+        return current
+
+    try:
+        await calls.update(call_id, change)
+    except Exception as exc:
+        raise AttachError(
+            f"could not store agent epoch {epoch} in the call record: {exc!r}",
+            category=ErrorCategory.UNAVAILABLE,
+            code="attach_failed",
+        ) from exc
 
 
 @dataclass(frozen=True, slots=True)

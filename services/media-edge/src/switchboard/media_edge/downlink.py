@@ -134,6 +134,9 @@ class Downlink:
         if verdict is Verdict.STALE:
             self._metrics.dropped_stale.inc()
             return
+        if not verdict.admitted:
+            self._metrics.dropped.labels(verdict.value).inc()
+            return
         now = self._clock()
         if verdict is Verdict.NEW:
             self._gens[generation] = _Generation()

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from switchboard.common.bus.client import Bus
+from switchboard.common.bus.link import LinkWatch
 from switchboard.common.calls.store import CallStore
 from switchboard.common.profiles import ProfileStore
 from switchboard.common.runtime.ops_http import Health
@@ -76,6 +77,9 @@ class MediaEdge:
             end_idle_s=settings.generation_end_idle_ms / 1000,
         )
         self.decoder = InboundDecoder()
+        self.link = LinkWatch(bus.nc)
+        self.agent_epochs: dict[str, int] = {}
+        """The current agent epoch of each call served here (set by its `EdgeCall`)."""
         self.sessions: set[ServedLeg] = set()
         self.draining = False
         self.drain_hooks: list[Callable[[], Awaitable[None]]] = []
@@ -117,6 +121,10 @@ class MediaEdge:
     def call_ids(self) -> list[str]:
         """The calls whose streams are live here (for the per-call heartbeat)."""
         return [session.call_id for session in self.sessions if session.call_id]
+
+    def agent_epoch(self, call_id: str) -> int:
+        """The epoch of the agent serving `call_id` here (the per-call heartbeat carries it); 0 if none."""
+        return self.agent_epochs.get(call_id, 0)
 
     # --- drain -----------------------------------------------------------------------------------
 

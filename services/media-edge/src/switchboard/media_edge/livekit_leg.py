@@ -109,6 +109,7 @@ class LiveKitSession:
                     self.call_id,
                     LegIds(self.room_name, ""),
                     self.transport,
+                    edge_instance=self._edge.settings.instance_id,
                 )
             except Refusal as refusal:
                 self._refused(refusal.reason, refusal.detail)

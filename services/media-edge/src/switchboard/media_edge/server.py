@@ -80,6 +80,7 @@ class EdgeServer:
                 self.edge.settings.instance_id,
                 self.edge.call_ids,
                 self.edge.settings.heartbeat_interval_s,
+                self.edge.agent_epoch,
             ),
             name="heartbeats",
         )

@@ -132,8 +132,10 @@ class InboundDecoder:
             return self._decoder.decode(text)
         except msgspec.DecodeError as exc:
             raise self._classify(text, exc) from exc
-        except RecursionError as exc:  # msgspec refuses JSON nested deeper than the interpreter's stack
-            raise MalformedMessage("too_deep", "nested too deep") from exc
+        except (RecursionError, UnicodeDecodeError) as exc:  # nested too deep for the stack, or not UTF-8
+            raise MalformedMessage(
+                "too_deep" if isinstance(exc, RecursionError) else "malformed_json", type(exc).__name__
+            ) from exc
 
     def _classify(self, text: str | bytes, exc: msgspec.DecodeError) -> MalformedMessage:
         try:
@@ -142,6 +144,8 @@ class InboundDecoder:
             return MalformedMessage("malformed_json", str(exc))
         except RecursionError:
             return MalformedMessage("too_deep", "nested too deep")
+        except UnicodeDecodeError:
+            return MalformedMessage("malformed_json", "not UTF-8")
         if not isinstance(data, dict):
             return MalformedMessage("not_an_object", type(data).__name__)
         event = data.get("event")

@@ -7,6 +7,11 @@ component only: an agent with `resume` and a `first_generation` above every gene
 its audio is not taken for stale), a transcoder with the same request as before (it needs the same formats).
 Caller audio keeps flowing to the bus meanwhile, and agent audio already queued plays out. At most
 `max_reattaches` per call; past that, or when no replica takes the call, the stream ends as a failed attach does.
+
+Silence means something only while the edge's own bus connection is up: while it is down nothing arrives from
+anyone, and once it is back the replicas get a whole `component_timeout_s` to be heard again. A replaced agent
+is fenced (see `fence.py`): the call record and the request carry the next epoch, and its heartbeats, audio and
+clears no longer count.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from switchboard.common.bus.client import Bus
 from switchboard.common.bus.messages import Control, ErrorOccurred, Event, Heartbeat
 from switchboard.common.errors import AttachError, ErrorCategory
 from switchboard.media_edge.call_setup import Attachment, attach
+from switchboard.media_edge.fence import AgentFence
 from switchboard.media_edge.metrics import EdgeMetrics
 from switchboard.media_edge.settings import MediaEdgeSettings
 
@@ -31,12 +37,26 @@ Clock = Callable[[], float]
 _MAX_CHECK_INTERVAL_S = 1.0
 
 
-class Liveness:
-    """When each attached replica was last heard from, and which have been silent too long."""
+def _always_up() -> float | None:
+    return float("-inf")
 
-    def __init__(self, timeout_s: float, clock: Clock = time.monotonic) -> None:
+
+class Liveness:
+    """When each attached replica was last heard from, and which have been silent too long.
+
+    `link()` is when the edge's own bus connection came up (None while it is down): silence is counted only
+    from then.
+    """
+
+    def __init__(
+        self,
+        timeout_s: float,
+        clock: Clock = time.monotonic,
+        link: Callable[[], float | None] = _always_up,
+    ) -> None:
         self.timeout_s = timeout_s
         self._clock = clock
+        self._link = link
         self._heard: dict[str, tuple[Attachment, float]] = {}  # by component name, in attach order
 
     def watch(self, attachment: Attachment) -> None:
@@ -49,15 +69,27 @@ class Liveness:
         if entry is not None and entry[0].instance in ("", instance):
             self._heard[component] = (entry[0], self._clock())
 
+    def kind(self, component: str) -> str | None:
+        """The kind of a watched component (None if it is not watched)."""
+        entry = self._heard.get(component)
+        return entry[0].component.kind if entry is not None else None
+
     def silent_for(self, attachment: Attachment) -> float:
         """Seconds since `attachment`'s component was last heard from."""
         _, last = self._heard[attachment.component.name]
         return self._clock() - last
 
     def lost(self) -> list[Attachment]:
-        """The attached replicas not heard from for `timeout_s`, in attach order."""
+        """The attached replicas not heard from for `timeout_s` while the bus was up, in attach order."""
+        up_since = self._link()
+        if up_since is None:
+            return []
         now = self._clock()
-        return [attachment for attachment, last in self._heard.values() if now - last >= self.timeout_s]
+        return [
+            attachment
+            for attachment, last in self._heard.values()
+            if now - max(last, up_since) >= self.timeout_s
+        ]
 
 
 class ComponentWatchdog:
@@ -70,14 +102,19 @@ class ComponentWatchdog:
         request: AttachRequest,
         metrics: EdgeMetrics,
         settings: MediaEdgeSettings,
+        fence: AgentFence,
+        store_epoch: Callable[[int], Awaitable[None]],
         highest_generation: Callable[[], int],
         report: Callable[[Event], None],
         give_up: Callable[[AttachError], Awaitable[None]],
         active: Callable[[], bool],
         log: logging.LoggerAdapter[logging.Logger],
+        link: Callable[[], float | None] = _always_up,
         clock: Clock = time.monotonic,
     ) -> None:
-        self.liveness = Liveness(settings.component_timeout_s, clock)
+        self.liveness = Liveness(settings.component_timeout_s, clock, link)
+        self._fence = fence
+        self._store_epoch = store_epoch
         self.reattaches = 0
         self._bus = bus
         self._request = request
@@ -98,6 +135,8 @@ class ComponentWatchdog:
     async def on_heartbeat(self, message: Control) -> None:
         """The handler of the call's `ctl.heartbeat` subscription."""
         if isinstance(message, Heartbeat):
+            if self.liveness.kind(message.component) == "agent" and message.epoch != self._fence.epoch:
+                return  # an agent this edge replaced (it leaves once it hears the edge's heartbeat)
             self.liveness.heard(message.component, message.instance)
 
     async def run(self) -> None:
@@ -142,10 +181,14 @@ class ComponentWatchdog:
             return False
         self.reattaches += 1
         request = self._request
-        if component.kind == "agent":
-            first = max(request.first_generation, self._highest_generation() + 1)
-            request = msgspec.structs.replace(request, resume=True, first_generation=first)
         try:
+            if component.kind == "agent":
+                first = max(request.first_generation, self._highest_generation() + 1)
+                epoch = self._fence.next_epoch(first)
+                await self._store_epoch(
+                    epoch
+                )  # before asking: the agent takes the call at the stored epoch only
+                request = msgspec.structs.replace(request, resume=True, first_generation=first, epoch=epoch)
             replacement = await attach(
                 self._bus,
                 component,

@@ -141,7 +141,13 @@ class CallTranscoder:
                 out_subject,
                 encode(
                     AudioFrame(
-                        frame.call_id, frame.seq, frame.media_ms, frame.ingest_ns, frame.generation, payload
+                        frame.call_id,
+                        frame.seq,
+                        frame.media_ms,
+                        frame.ingest_ns,
+                        frame.generation,
+                        payload,
+                        epoch=frame.epoch,
                     )
                 ),
             )

@@ -31,6 +31,7 @@ from switchboard.common.bus.client import Bus
 from switchboard.common.bus.formats import Direction
 from switchboard.common.bus.frames import AudioFrame
 from switchboard.common.bus.messages import (
+    MEDIA_EDGE_COMPONENT,
     BargeIn,
     CallEnded,
     Clear,
@@ -38,6 +39,7 @@ from switchboard.common.bus.messages import (
     ErrorOccurred,
     Event,
     Hangup,
+    Heartbeat,
     MediaStopped,
     Playout,
     SendDtmf,
@@ -70,6 +72,8 @@ class CallAgentOptions:
     history_timeout_s: float = 3.0
     """How long a resumed call waits for its history before going on without it."""
     transcript_max_chars: int = TRANSCRIPT_MAX_CHARS
+    edge_timeout_s: float = 10.0
+    """An edge not heard from this long (while this agent's bus was up) is gone: the agent leaves the call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +84,12 @@ class CallStart:
     """Carry on the conversation from the stored transcript; no greeting."""
     first_generation: int = 1
     """The number of the agent's first response (after a resume: above every generation the edge has seen)."""
+    epoch: int = 1
+    """The attach epoch (`AttachRequest.epoch`) on every frame, clear and heartbeat; a newer one fences this agent."""
+
+
+def _always_up() -> float | None:
+    return float("-inf")
 
 
 class CallAgent(SessionEvents):
@@ -108,10 +118,15 @@ class CallAgent(SessionEvents):
         *,
         tools: ToolRegistry | None = None,
         calls: CallStore | None = None,
+        link: Callable[[], float | None] = _always_up,
     ) -> None:
         self.call_id = call_id
         self.profile = profile
         self.call_start = call_start or CallStart()
+        self.epoch = self.call_start.epoch
+        self.fenced = False
+        self._link = link
+        self._edge_heard = time.monotonic()
         self._bus = bus
         self._caps = capabilities
         self._factory = session_factory
@@ -157,16 +172,55 @@ class CallAgent(SessionEvents):
                 except SwitchboardError as exc:
                     await self.session_error(exc)
                 if not self._ended.is_set():
+                    watch = tasks.create_task(self._watch_edge())
                     try:
                         await asyncio.wait_for(self._ended.wait(), self.profile.max_duration_s)
                     except TimeoutError:
                         await self._hang_up("max_duration")
+                    watch.cancel()
                 for task in list(self._helpers):  # still waiting on a playout that will not come now
                     task.cancel()
         finally:
             self._tasks = None
             await self._close()
         return self.end_reason
+
+    def adopt(self, epoch: int, first_generation: int) -> None:
+        """The edge attached this call here again (it took this replica for lost): carry on at `epoch`.
+
+        The model session goes on; answers are numbered from `first_generation` on.
+        """
+        if epoch > self.epoch:
+            logger.info("carrying on at agent epoch %d (was %d)", epoch, self.epoch)
+            self.epoch = epoch
+            self.generations.number_from(first_generation)
+
+    def fence(self, epoch: int) -> None:
+        """The edge serves the call with a newer agent: leave without a word (no turns, no hang-up)."""
+        if not self.fenced and epoch > self.epoch:
+            logger.warning(
+                "replaced by the agent of epoch %d (this one is %d): leaving the call", epoch, self.epoch
+            )
+            self.fenced = True
+            self.end("fenced")
+
+    async def _on_heartbeat(self, message: Control) -> None:
+        if isinstance(message, Heartbeat) and message.component == MEDIA_EDGE_COMPONENT:
+            self._edge_heard = time.monotonic()
+            self.fence(message.epoch)
+
+    async def _watch_edge(self) -> None:
+        """Leave the call once its edge has been silent for `edge_timeout_s` while this agent's bus was up."""
+        timeout_s = self._options.edge_timeout_s
+        while not self._ended.is_set():
+            await asyncio.sleep(min(1.0, timeout_s / 4))
+            up_since = self._link()
+            if up_since is None:
+                continue
+            silent_s = time.monotonic() - max(self._edge_heard, up_since)
+            if silent_s >= timeout_s:
+                logger.warning("the media edge has been silent for %.1f s: leaving the call", silent_s)
+                self.end("edge_silent")
 
     def end(self, reason: str) -> None:
         """End the agent's part in the call (the call itself ends through `ctl.hangup` or the phone)."""
@@ -193,6 +247,9 @@ class CallAgent(SessionEvents):
         self._subscriptions.append(await bus.nc.subscribe(in_subject, cb=on_caller_audio))
         self._subscriptions.append(
             await bus.subscribe_control(call_id, self._on_playout, Playout.type_name())
+        )
+        self._subscriptions.append(
+            await bus.subscribe_control(call_id, self._on_heartbeat, Heartbeat.type_name())
         )
         for name in (MediaStopped.type_name(), CallEnded.type_name()):
             self._subscriptions.append(await bus.subscribe_events(call_id, self._on_call_over, name))
@@ -235,8 +292,9 @@ class CallAgent(SessionEvents):
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
         self._subscriptions.clear()
-        for generation in self.generations.all():
-            await self._publish_agent_turn(generation)
+        if not self.fenced:  # a replaced agent's turns are not the call's
+            for generation in self.generations.all():
+                await self._publish_agent_turn(generation)
         if self._session is not None:
             try:
                 await self._session.aclose()
@@ -282,7 +340,13 @@ class CallAgent(SessionEvents):
 
     async def _publish_audio(self, generation: Generation, payload: bytes) -> None:
         frame = AudioFrame(
-            self.call_id, generation.seq, int(generation.sent_ms), time.time_ns(), generation.number, payload
+            self.call_id,
+            generation.seq,
+            int(generation.sent_ms),
+            time.time_ns(),
+            generation.number,
+            payload,
+            epoch=self.epoch,
         )
         generation.seq += 1
         generation.sent_ms += self._caps.output_format.duration_ms(len(payload))
@@ -325,7 +389,7 @@ class CallAgent(SessionEvents):
             return
         generation.cleared = True
         self._remainders.pop(generation.number, None)
-        await self._bus.publish_control(self.call_id, Clear(generation=generation.number))
+        await self._bus.publish_control(self.call_id, Clear(generation=generation.number, epoch=self.epoch))
         self._metrics.clear_latency((time.perf_counter_ns() - received) / 1e9)
         self._metrics.barge_in()
         self._final_playout.setdefault(generation.number, asyncio.Event())
@@ -339,7 +403,7 @@ class CallAgent(SessionEvents):
 
     async def caller_transcript(self, text: str) -> None:
         """Record what the caller said."""
-        if text.strip():
+        if text.strip() and not self.fenced:
             await self._bus.publish_event(self.call_id, TranscriptTurn(role="caller", text=text.strip()))
 
     # --- playout and barge-in --------------------------------------------------------------------------
@@ -380,7 +444,7 @@ class CallAgent(SessionEvents):
         await self._publish_agent_turn(generation)
 
     async def _publish_agent_turn(self, generation: Generation) -> None:
-        if generation.transcript_published or not generation.full_text:
+        if generation.transcript_published or not generation.full_text or self.fenced:
             return
         generation.transcript_published = True
         text = generation.heard_text() if generation.cleared else generation.full_text

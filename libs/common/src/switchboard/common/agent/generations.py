@@ -69,12 +69,16 @@ class Generations:
         self._by_number: dict[int, Generation] = {}
         self.latest: Generation | None = None
 
+    def number_from(self, first: int) -> None:
+        """Number the next responses from `first` on at least (the edge attached the call here again)."""
+        self.first = max(self.first, first)
+
     def start(self, response_id: str, now_ns: int) -> Generation:
         """A new response begins (or an existing one is named again)."""
         existing = self._by_response.get(response_id)
         if existing is not None:
             return existing
-        number = self.latest.number + 1 if self.latest else self.first
+        number = max(self.latest.number + 1, self.first) if self.latest else self.first
         generation = Generation(number=number, response_id=response_id, started_ns=now_ns)
         self._by_response[response_id] = generation
         self._by_number[number] = generation

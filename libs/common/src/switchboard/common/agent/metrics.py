@@ -60,6 +60,12 @@ class AgentMetrics:
         self._reconnects = Counter(
             "switchboard_agent_model_reconnects_total", "Model reconnections", p, registry=registry
         )
+        self._attach_refused = Counter(
+            "switchboard_agent_attach_refused_total",
+            "Attach requests refused (no such call, over, not live on the requesting edge, stale epoch)",
+            [*p, "reason"],
+            registry=registry,
+        )
         self._dropped = Counter(
             "switchboard_agent_dropped_audio_total",
             "Model audio chunks not forwarded, by reason",
@@ -70,6 +76,10 @@ class AgentMetrics:
         # Children the alerts read, at 0 from the start: increase() then sees the first one after a restart.
         self._calls.labels(provider, "error")
         self._active.labels(provider).set(0)
+
+    def attach_refused(self, reason: str) -> None:
+        """Count an attach refused because the call is not live on the requesting edge, or not at its epoch."""
+        self._attach_refused.labels(self.provider, reason).inc()
 
     def active(self, count: int) -> None:
         """Set the number of calls attached here."""

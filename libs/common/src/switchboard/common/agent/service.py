@@ -18,6 +18,7 @@ from switchboard.common.bus import subjects
 from switchboard.common.bus.attach import AttachReply, AttachRequest, AttachServer
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.heartbeat import publish_heartbeats
+from switchboard.common.bus.link import LinkWatch
 from switchboard.common.bus.messages import ComponentAttached, agent_component
 from switchboard.common.calls.store import CallStore
 from switchboard.common.errors import SwitchboardError
@@ -43,6 +44,11 @@ class AgentSettings(ServiceSettings):
         description="Longest frame of agent audio on the bus (a model delta or less)",
     )
     drain_timeout_s: float = Field(default=900.0, ge=0, description="How long calls may go on after SIGTERM")
+    edge_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="A call whose media edge sent no ctl.heartbeat this long (while NATS was up here) is left",
+    )
 
 
 class AgentService:
@@ -73,14 +79,18 @@ class AgentService:
         self._no_calls = asyncio.Event()
         self._tasks: asyncio.TaskGroup | None = None
         self._options = CallAgentOptions(
-            out_frame_ms=settings.out_frame_ms, out_frame_max_ms=settings.out_frame_max_ms
+            out_frame_ms=settings.out_frame_ms,
+            out_frame_max_ms=settings.out_frame_max_ms,
+            edge_timeout_s=settings.edge_timeout_s,
         )
+        self._link = LinkWatch(bus.nc)
         self.attach = AttachServer(
             bus,
             subjects.agent_attach(capabilities.provider),
             instance=settings.instance_id,
             capacity=settings.capacity,
             handler=self._on_attach,
+            rejoin=self._on_attach_again,
         )
 
     @property
@@ -106,6 +116,7 @@ class AgentService:
                     self._settings.instance_id,
                     lambda: self.agents.keys(),
                     self._settings.heartbeat_interval_s,
+                    self._epoch_of,
                 )
             )
             await stop.wait()
@@ -118,9 +129,52 @@ class AgentService:
             heartbeat.cancel()
         self._tasks = None
 
+    def _epoch_of(self, call_id: str) -> int:
+        agent = self.agents.get(call_id)
+        return agent.epoch if agent is not None else 0
+
+    async def _refusal(self, request: AttachRequest) -> AttachReply | None:
+        """Why this attach must be refused: the call is not live on the edge asking, or not at its epoch."""
+        assert self._calls is not None
+        try:
+            record = await self._calls.find(request.call_id)
+        except Exception as exc:
+            logger.warning("could not read the call record: %r", exc, extra={"call_id": request.call_id})
+            self._metrics.attach_refused("record_unavailable")
+            return AttachReply(accepted=False, reason="the call record could not be read", retryable=True)
+        if record is None:
+            label, reason = "no_call", "no such call"
+        elif record.status.final:
+            label, reason = "call_over", f"the call is {record.status.value}"
+        elif not record.stream_id or record.edge_instance != request.requester:
+            label, reason = "not_live_on_edge", "the call is not live on the requesting edge"
+        elif record.agent_epoch != request.epoch:
+            label, reason = (
+                "stale_epoch",
+                f"agent epoch {request.epoch} is not the call's ({record.agent_epoch})",
+            )
+        else:
+            return None
+        self._metrics.attach_refused(label)
+        logger.warning("refused an attach: %s", reason, extra={"call_id": request.call_id})
+        return AttachReply(accepted=False, reason=reason)
+
+    async def _on_attach_again(self, request: AttachRequest) -> AttachReply:
+        """The edge asks again for a call attached here (it took this replica for lost): carry on at its epoch."""
+        refusal = await self._refusal(request)
+        if refusal is not None:
+            return refusal
+        agent = self.agents.get(request.call_id)
+        if agent is not None:
+            agent.adopt(request.epoch, request.first_generation)
+        return AttachReply(accepted=True, reason="already attached")
+
     async def _on_attach(self, request: AttachRequest) -> AttachReply:
         if self._tasks is None:
             return AttachReply(accepted=False, reason="shutting down", retryable=True)
+        refusal = await self._refusal(request)
+        if refusal is not None:
+            return refusal
         try:
             profile, revision = await self._profiles.get(request.profile)
         except SwitchboardError as exc:
@@ -135,9 +189,10 @@ class AgentService:
             self._factory,
             self._metrics,
             self._options,
-            CallStart(resume=request.resume, first_generation=request.first_generation),
+            CallStart(resume=request.resume, first_generation=request.first_generation, epoch=request.epoch),
             tools=self.tools,
             calls=self._calls,
+            link=self._link.up_since,
         )
         self.agents[request.call_id] = agent
         self._no_calls.clear()

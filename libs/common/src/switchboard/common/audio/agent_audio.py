@@ -2,14 +2,18 @@
 
 Agent audio comes in generations (one per answer). A frame is *cleared* when its generation is at or below the
 last `ctl.clear` of the call (a barge-in threw that answer away), *stale* when a newer generation has already
-been seen (a straggler of an answer the agent moved on from), *new* when it opens a generation (a filter
-converting it starts fresh), and otherwise it *plays*. The edge's downlink, the conversions in front of it and
+been seen (a straggler of an answer the agent moved on from), *impossible* when it is numbered more than
+`MAX_GENERATION_STEP` above the newest generation seen (forged or broken: taking it would make every later
+answer a straggler), *new* when it opens a generation (a filter converting it starts fresh), and otherwise it
+*plays*. The edge's downlink, the conversions in front of it and
 the transcoder all ask `AgentAudioGate.admit`, so they can never disagree about a frame.
 """
 
 from __future__ import annotations
 
 import enum
+
+from switchboard.common.bus.frames import MAX_GENERATION_STEP
 
 
 class Verdict(enum.Enum):
@@ -23,6 +27,8 @@ class Verdict(enum.Enum):
     """Its generation was cleared (barge-in): drop it."""
     STALE = "stale"
     """A newer generation was seen already: drop it."""
+    IMPOSSIBLE = "bad_generation"
+    """Numbered too far above the newest generation to come from the call's agent: drop it."""
 
     @property
     def admitted(self) -> bool:
@@ -36,6 +42,8 @@ def verdict(generation: int, *, newest: int, cleared: int) -> Verdict:
         return Verdict.CLEARED
     if generation < newest:
         return Verdict.STALE
+    if newest >= 0 and generation > newest + MAX_GENERATION_STEP:
+        return Verdict.IMPOSSIBLE
     return Verdict.NEW if generation > newest else Verdict.PLAY
 
 
@@ -59,6 +67,8 @@ class AgentAudioGate:
         """A `ctl.clear` up to `generation`; False when an equal or later clear came before it."""
         if generation <= self.cleared:
             return False
+        if self.newest >= 0 and generation > self.highest + MAX_GENERATION_STEP:
+            return False  # an answer that cannot have been
         self.cleared = generation
         return True
 

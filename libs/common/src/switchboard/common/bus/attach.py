@@ -41,6 +41,10 @@ class AttachRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
     """The call is under way and its previous replica is gone: carry on from the stored transcript, no greeting."""
     first_generation: Annotated[int, msgspec.Meta(ge=1)] = 1
     """Number agent responses from here (after a resume: above every generation the edge has seen)."""
+    epoch: Annotated[int, msgspec.Meta(ge=1)] = 1
+    """The call's agent epoch: 1 for its first agent, one more for each agent attached after it. The edge stores
+    it in the call record before asking; the agent takes the call only at the record's epoch, and puts it on
+    every frame, clear and heartbeat it sends."""
     v: int = ATTACH_SCHEMA_VERSION
 
 
@@ -70,8 +74,8 @@ def decode_request(data: bytes) -> AttachRequest:
         request = _request_decoder.decode(data)
     except msgspec.DecodeError as exc:
         raise DecodeError(f"malformed attach request: {exc}") from exc
-    except RecursionError as exc:  # nested deeper than the interpreter's stack
-        raise DecodeError("malformed attach request: nested too deep") from exc
+    except (RecursionError, UnicodeDecodeError) as exc:  # nested too deep for the stack, or not UTF-8
+        raise DecodeError(f"malformed attach request: {type(exc).__name__}") from exc
     if request.v != ATTACH_SCHEMA_VERSION:
         raise DecodeError(f"unsupported attach request version {request.v}", code="unsupported_version")
     if not subjects.valid_token(request.call_id):
@@ -85,8 +89,8 @@ def decode_reply(data: bytes) -> AttachReply:
         return _reply_decoder.decode(data)
     except msgspec.DecodeError as exc:
         raise DecodeError(f"malformed attach reply: {exc}") from exc
-    except RecursionError as exc:
-        raise DecodeError("malformed attach reply: nested too deep") from exc
+    except (RecursionError, UnicodeDecodeError) as exc:
+        raise DecodeError(f"malformed attach reply: {type(exc).__name__}") from exc
 
 
 class AttachServer:
@@ -101,13 +105,16 @@ class AttachServer:
         capacity: int,
         handler: AttachHandler,
         queue: str = "attach",
+        rejoin: AttachHandler | None = None,
     ) -> None:
+        """`rejoin` answers a request for a call already attached here (default: accepted, "already attached")."""
         self._bus = bus
         self._subject = subject
         self._queue = queue
         self._instance = instance
         self.capacity = capacity
         self._handler = handler
+        self._rejoin = rejoin
         self._calls: set[str] = set()
         self._sub: Subscription | None = None
         self._closed = False
@@ -160,6 +167,13 @@ class AttachServer:
             return
         if request.call_id in self._calls:
             reply = AttachReply(accepted=True, instance=self._instance, reason="already attached")
+            if self._rejoin is not None:
+                try:
+                    reply = await self._rejoin(request)
+                except Exception as exc:
+                    logger.exception("attach failed", extra={"call_id": request.call_id})
+                    reply = AttachReply(accepted=False, reason=str(exc))
+                reply.instance = reply.instance or self._instance
         elif self._closed or len(self._calls) >= self.capacity:
             reply = AttachReply(accepted=False, instance=self._instance, reason="at capacity", retryable=True)
         else:

@@ -31,8 +31,8 @@ class MessageCodec(Generic[T]):
             message = self._decoder.decode(data)
         except msgspec.DecodeError as exc:
             raise DecodeError(f"malformed message: {exc}") from exc
-        except RecursionError as exc:  # nested deeper than the interpreter's stack
-            raise DecodeError("malformed message: nested too deep") from exc
+        except (RecursionError, UnicodeDecodeError) as exc:  # nested too deep for the stack, or not UTF-8
+            raise DecodeError(f"malformed message: {type(exc).__name__}") from exc
         version = getattr(message, "v", MESSAGE_SCHEMA_VERSION)
         if version != MESSAGE_SCHEMA_VERSION:
             raise DecodeError(f"unsupported message version {version}", code="unsupported_version")

@@ -8,6 +8,11 @@ from switchboard.common.errors import DecodeError
 
 FRAME_SCHEMA_VERSION = 1
 
+MAX_GENERATION_STEP = 64
+"""How far above the newest generation seen an agent's next answer may be numbered. Answers that only call
+tools have no audio, so numbers can be skipped, but never by this many: a frame or clear further ahead is
+forged or broken, and taking it would make every later answer look stale."""
+
 
 class AudioFrame(msgspec.Struct, array_like=True, gc=False):
     """A chunk of one call's audio in one direction; the format is in the subject.
@@ -15,7 +20,9 @@ class AudioFrame(msgspec.Struct, array_like=True, gc=False):
     `ingest_ns` is the wall-clock time (ns since the epoch) at which the audio entered the platform: set once at
     the edge for caller audio, by the agent for model audio, and carried unchanged through every hop, so any
     stage can observe the latency the platform added. `generation` numbers the agent's responses (0 for caller
-    audio): a `Clear` names the generation to drop.
+    audio): a `Clear` names the generation to drop. `epoch` is the attach epoch of the agent that made the audio
+    (0 for caller audio): the edge drops the audio of an agent it has replaced. It comes after `v` so that a
+    frame without it still decodes.
     """
 
     call_id: str
@@ -25,6 +32,22 @@ class AudioFrame(msgspec.Struct, array_like=True, gc=False):
     generation: int
     payload: bytes
     v: int = FRAME_SCHEMA_VERSION
+    epoch: int = 0
+
+
+_VERSION_INDEX = 6
+
+
+def _newer_version(data: bytes) -> bool:
+    """Whether `data` is an array whose `v` names a version after this one."""
+    try:
+        fields = msgspec.msgpack.decode(data)
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+        return False
+    if not isinstance(fields, list) or len(fields) <= _VERSION_INDEX:
+        return False
+    version = fields[_VERSION_INDEX]
+    return isinstance(version, int) and not isinstance(version, bool) and version > FRAME_SCHEMA_VERSION
 
 
 class FrameCodec:
@@ -45,9 +68,13 @@ class FrameCodec:
         try:
             frame = self._decoder.decode(data)
         except msgspec.DecodeError as exc:
+            if _newer_version(data):  # its fields after `v` may not be ours
+                raise DecodeError(
+                    "unsupported audio frame version (newer)", code="unsupported_version"
+                ) from exc
             raise DecodeError(f"malformed audio frame: {exc}") from exc
-        except RecursionError as exc:  # nested deeper than the interpreter's stack
-            raise DecodeError("malformed audio frame: nested too deep") from exc
+        except (RecursionError, UnicodeDecodeError) as exc:  # nested too deep for the stack, or not UTF-8
+            raise DecodeError(f"malformed audio frame: {type(exc).__name__}") from exc
         if frame.v != FRAME_SCHEMA_VERSION:
             raise DecodeError(f"unsupported audio frame version {frame.v}", code="unsupported_version")
         return frame

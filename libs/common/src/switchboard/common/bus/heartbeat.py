@@ -12,14 +12,27 @@ from switchboard.common.bus.messages import Heartbeat
 logger = logging.getLogger(__name__)
 
 
+def _no_epoch(_call_id: str) -> int:
+    return 0
+
+
 async def publish_heartbeats(
-    bus: Bus, component: str, instance: str, calls: Callable[[], Iterable[str]], interval_s: float = 1.0
+    bus: Bus,
+    component: str,
+    instance: str,
+    calls: Callable[[], Iterable[str]],
+    interval_s: float = 1.0,
+    epoch_of: Callable[[str], int] = _no_epoch,
 ) -> None:
-    """Publish ``ctl.heartbeat`` for every call `calls()` names, every `interval_s`, until cancelled."""
+    """Publish ``ctl.heartbeat`` for every call `calls()` names, every `interval_s`, until cancelled.
+
+    `epoch_of(call_id)` is the agent epoch the heartbeat carries (see `Heartbeat`).
+    """
     while True:
         for call_id in list(calls()):
             try:
-                await bus.publish_control(call_id, Heartbeat(component=component, instance=instance))
+                heartbeat = Heartbeat(component=component, instance=instance, epoch=epoch_of(call_id))
+                await bus.publish_control(call_id, heartbeat)
             except Exception:
                 logger.exception("heartbeat failed", extra={"call_id": call_id})
         await asyncio.sleep(interval_s)

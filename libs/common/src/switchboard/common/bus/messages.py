@@ -39,9 +39,13 @@ class _Message(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=Tru
 
 
 class Clear(_Message, tag="clear"):
-    """Drop every queued or arriving agent frame of `generation` and older (barge-in)."""
+    """Drop every queued or arriving agent frame of `generation` and older (barge-in).
+
+    `epoch` is the sending agent's (see `AttachRequest.epoch`): the edge ignores a clear of an agent it replaced.
+    """
 
     generation: int
+    epoch: int = 0
 
 
 class Playout(_Message, tag="playout"):
@@ -97,10 +101,15 @@ def agent_component(provider: str) -> str:
 
 
 class Heartbeat(_Message, tag="heartbeat"):
-    """A component still serves the call (`component` as named above)."""
+    """A component still serves the call (`component` as named above).
+
+    `epoch` fences agents: an agent's heartbeat carries the epoch it was attached with; the edge's carries the
+    call's current agent epoch, and an agent that hears a newer one than its own has been replaced and leaves.
+    """
 
     component: str
     instance: str
+    epoch: int = 0
 
 
 Control = Clear | Playout | Hangup | Transfer | SendDtmf | Heartbeat | CallProgress

@@ -91,6 +91,10 @@ class CallRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     """The LiveKit room of a ``livekit`` call."""
     sip_status: str = ""
     """The SIP status a LiveKit call ended with when it was not answered (``486 Busy Here``)."""
+    edge_instance: str = ""
+    """The media-edge replica serving the stream: the only one whose attach requests agents accept."""
+    agent_epoch: int = 0
+    """The epoch of the agent the edge attached last (`AttachRequest.epoch`); 0 before the first."""
     answered_by: str = ""
     created_ns: int = 0
     answered_ns: int = 0
