@@ -143,6 +143,16 @@ class Profile(BaseModel):
         default=None,
         description="Callees' time zone when their number does not tell (IANA, e.g. America/Mexico_City)",
     )
+    recording: Literal["off", "on"] = Field(
+        default="off",
+        description="on: the edge records the call in stereo (left the caller, right what the caller heard)",
+    )
+    recording_disclosure: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="What the agent says, word for word, before its greeting (e.g. that the call is recorded)",
+    )
     webhook_url: str | None = Field(
         default=None,
         max_length=2048,

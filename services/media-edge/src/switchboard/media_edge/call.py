@@ -15,7 +15,7 @@ import time
 
 from nats.aio.subscription import Subscription
 
-from switchboard.common.bus.formats import Direction
+from switchboard.common.bus.formats import AudioFormat, Direction
 from switchboard.common.bus.frames import AudioFrame
 from switchboard.common.bus.messages import (
     MEDIA_EDGE_COMPONENT,
@@ -30,6 +30,7 @@ from switchboard.common.bus.messages import (
     Playout,
     SendDtmf,
 )
+from switchboard.common.calls.record import CallRecord, CallRecording
 from switchboard.common.errors import AttachError
 from switchboard.common.profiles import Profile
 from switchboard.common.runtime.logs import EveryNth
@@ -47,6 +48,7 @@ from switchboard.media_edge.events import EventOutbox
 from switchboard.media_edge.fence import AgentFence
 from switchboard.media_edge.leg import CLOSE_ERROR, CLOSE_NORMAL, CLOSE_POLICY, LegIds, PhoneLeg
 from switchboard.media_edge.playback import Playback
+from switchboard.media_edge.recorder import CallRecorder, RecordedPlayback, format_of
 from switchboard.media_edge.uplink import Uplink
 from switchboard.media_edge.watchdog import ComponentWatchdog
 
@@ -85,8 +87,10 @@ class EdgeCall:
             early_audio_ms=settings.early_audio_ms,
             backlog_limit_bytes=settings.bus_backlog_limit_bytes,
         )
+        self._playback = RecordedPlayback(playback)
+        self.recorder: CallRecorder | None = None
         self.downlink = Downlink(
-            playback=playback,
+            playback=self._playback,
             report=self._report_playout,
             metrics=self._metrics,
             options=edge.pacing,
@@ -155,6 +159,7 @@ class EdgeCall:
             inline=self._settings.transcode == "inline",
             native=self._leg.caller_formats is not None,
         )
+        self._start_recording(profile)
         downlink = self.downlink
         if route.outbound is not None:
             downlink.answers = route.outbound
@@ -202,6 +207,51 @@ class EdgeCall:
         self._tasks.append(asyncio.create_task(watchdog.run(), name=f"watchdog-{call_id}"))
         await self.uplink.go_live(route)
 
+    def _start_recording(self, profile: Profile) -> None:
+        """Record the call when its profile says so (and the edge has a recordings bucket)."""
+        store = self._edge.recordings
+        if profile.recording != "on" or store is None:
+            return
+        caller = self._leg.caller_formats[0] if self._leg.caller_formats else AudioFormat.PCMU8K
+        agent = format_of(self._playback.rate, self._playback.sample_width)
+        self.recorder = recorder = CallRecorder(
+            store, self.call_id, self._metrics, caller_format=caller, agent_format=agent, log=self._log
+        )
+        self._playback.recorder = recorder
+        self.uplink.tap = recorder.caller
+        self._tasks.append(asyncio.create_task(recorder.run(), name=f"recorder-{self.call_id}"))
+        self._tasks.append(
+            asyncio.create_task(self._note_recording(CallRecording()), name=f"recording-{self.call_id}")
+        )
+
+    async def _finish_recording(self, recorder: CallRecorder) -> None:
+        """Store the end of the recording and its manifest, and say in the record what was stored."""
+        self.uplink.tap = None
+        self._playback.recorder = None
+        try:
+            async with asyncio.timeout(self._settings.recording_finish_timeout_s):
+                manifest = await recorder.finish()
+                await self._note_recording(
+                    CallRecording(
+                        state="failed" if manifest.failed else "complete",
+                        size=manifest.size,
+                        duration_ms=manifest.duration_ms,
+                    )
+                )
+        except TimeoutError:
+            self._metrics.recording_failures.labels("manifest").inc()
+            self._log.warning("the recording could not be finished in time")
+
+    async def _note_recording(self, recording: CallRecording) -> None:
+        def change(record: CallRecord) -> CallRecord:
+            record.recording = recording
+            return record
+
+        try:
+            await self._edge.calls.update(self.call_id, change)
+        except Exception as exc:
+            self._log.warning("the record could not note the recording: %r", exc)
+
     async def refuse(self, reason: str, detail: str, code: int = CLOSE_POLICY) -> None:
         """Count and log why the edge will not serve this call, and end the leg."""
         self._metrics.refused.labels(reason).inc()
@@ -242,6 +292,8 @@ class EdgeCall:
         await self.downlink.close()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self.recorder is not None:
+            await self._finish_recording(self.recorder)
         if self.started:
             self.outbox.post(MediaStopped(reason=end_reason))
         await self.outbox.close()

@@ -12,6 +12,7 @@ from switchboard.common.bus.client import Bus
 from switchboard.common.bus.link import LinkWatch
 from switchboard.common.calls.store import CallStore
 from switchboard.common.profiles import ProfileStore
+from switchboard.common.recordings.store import RecordingStore
 from switchboard.common.runtime.ops_http import Health
 from switchboard.common.security.twilio_signature import is_valid_signature
 from switchboard.media_edge.downlink import PacingOptions
@@ -61,8 +62,11 @@ class MediaEdge:
         health: Health,
         calls: CallStore,
         profiles: ProfileStore,
+        recordings: RecordingStore | None = None,
     ) -> None:
         self.bus = bus
+        self.recordings = recordings
+        """Where calls of profiles with `recording: on` are recorded (None: no call is)."""
         self.settings = settings
         self.metrics = metrics
         self.health = health

@@ -10,6 +10,7 @@ from switchboard.common.audio import warm_up
 from switchboard.common.bus import subjects
 from switchboard.common.calls.store import CallStore
 from switchboard.common.profiles import ProfileStore
+from switchboard.common.recordings.store import RecordingStore, ensure_recordings
 from switchboard.common.runtime.lifecycle import run, service_context
 from switchboard.common.runtime.logs import configure_logging
 from switchboard.common.runtime.metrics import new_registry
@@ -41,6 +42,14 @@ async def serve(settings: MediaEdgeSettings, stop: asyncio.Event) -> None:
             health=ctx.health,
             calls=CallStore(await js.key_value(subjects.CALLS_BUCKET)),
             profiles=ProfileStore(await js.key_value(subjects.PROFILES_BUCKET)),
+            recordings=RecordingStore(
+                await ensure_recordings(
+                    js,
+                    settings.recordings_bucket,
+                    ttl_s=settings.recordings_retention_days * 86400,
+                    replicas=settings.jetstream_replicas,
+                )
+            ),
         )
         server = EdgeServer(edge, host=settings.host, port=settings.port)
         # Compile and build every audio conversion now (readiness says "starting" meanwhile), so that the

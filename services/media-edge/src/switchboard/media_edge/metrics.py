@@ -133,6 +133,20 @@ class EdgeMetrics:
         self.media_in = self.messages.labels("in", "media")
         self.marks_in = self.messages.labels("in", "mark")
         self.media_out = self.messages.labels("out", "media")
+        self.recording_bytes = Counter(
+            "switchboard_edge_recording_bytes_total",
+            "Bytes of call recordings stored in the object store (stereo μ-law, 16 KB a second)",
+            registry=registry,
+        )
+        self.recordings_active = Gauge(
+            "switchboard_edge_recordings_in_progress", "Calls being recorded here", registry=registry
+        )
+        self.recording_failures = Counter(
+            "switchboard_edge_recording_failures_total",
+            "Recordings cut short because a chunk could not be stored, by stage (chunk, manifest)",
+            ["stage"],
+            registry=registry,
+        )
         self.marks_out = self.messages.labels("out", "mark")
         self.frames_in = self.frames.labels("in")
         self.frames_out = self.frames.labels("out")
@@ -144,6 +158,8 @@ class EdgeMetrics:
         self.echoes_ignored = self.mark_echoes.labels("ignored")
         # Children the alerts read, at 0 from the start: increase() then sees the first event after a restart.
         self.streams.labels("attach_failed")
+        for stage in ("chunk", "manifest"):
+            self.recording_failures.labels(stage)
         for reason in ("bus_backlog", "bus_unavailable"):
             self.dropped.labels(reason)
         for kind in ("transcoder", "agent"):

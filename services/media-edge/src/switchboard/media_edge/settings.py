@@ -69,6 +69,19 @@ class MediaEdgeSettings(ServiceSettings):
     livekit_api_key: str = ""
     livekit_api_secret: SecretStr | None = None
     livekit_capacity: int = Field(default=200, ge=1, description="LiveKit calls served at once by this edge")
+    recordings_bucket: str = Field(
+        default="recordings",
+        pattern=r"^[A-Za-z0-9_\-]{1,64}$",
+        description="The JetStream object store holding call recordings (one per deployment)",
+    )
+    recordings_retention_days: float = Field(
+        default=30.0,
+        ge=0.0,
+        description="How long recordings are kept (the bucket's TTL, set when the edge creates it); 0: forever",
+    )
+    recording_finish_timeout_s: float = Field(
+        default=10.0, gt=0.0, description="How long the end of a call may wait for its recording to be stored"
+    )
     ws_ping_interval_s: float | None = 20.0
     ws_implementation: Literal["websockets-sansio", "websockets"] = "websockets-sansio"
 

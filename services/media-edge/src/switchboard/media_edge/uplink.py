@@ -60,6 +60,8 @@ class Uplink:
         self._last_chunk = 0
         self._live = False
         self._error_log = EveryNth(100)
+        self.tap: Callable[[bytes, int], None] | None = None
+        """Sees every payload of caller audio as the leg gave it, with its timestamp (the call's recorder)."""
 
     async def on_media(self, media: MediaBody, received_ns: int) -> None:
         """A `media` message: check it, count gaps and lateness, publish it (or hold it until live)."""
@@ -94,6 +96,8 @@ class Uplink:
             self._last_chunk = chunk
         if time.monotonic() - self._origin - timestamp / 1000 > LATE_CALLER_AUDIO_S:
             metrics.late_in.inc()
+        if self.tap is not None:
+            self.tap(payload, timestamp)
         frame = AudioFrame(self._call_id, chunk, timestamp, received_ns, 0, payload)
         if self._live:
             if self._convert is not None:

@@ -32,6 +32,11 @@ def opening_prompt(profile: Profile, *, resumed: bool = False, flow_question: st
         if flow_question:
             prompt += f" After the apology, say: «{flow_question}»"
         return prompt
+    if profile.recording_disclosure:
+        return (
+            "The phone call has just been connected and the caller is listening. Speak first: say, word for "
+            f"word, «{profile.recording_disclosure}», then: {profile.greeting}"
+        )
     return (
         f"The phone call has just been connected and the caller is listening. Speak first: {profile.greeting}"
     )

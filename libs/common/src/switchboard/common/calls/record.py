@@ -73,6 +73,15 @@ class WebhookDelivery(msgspec.Struct, kw_only=True, omit_defaults=True):
     delivered_ns: int = 0
 
 
+class CallRecording(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The call's recording as the edge last reported it (the object store `recordings` holds the audio)."""
+
+    state: Literal["recording", "complete", "failed"] = "recording"
+    size: int = 0
+    """Bytes of stereo μ-law stored (16 000 a second)."""
+    duration_ms: int = 0
+
+
 class CallRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Everything the platform knows about one call; updated with compare-and-set."""
 
@@ -125,6 +134,8 @@ class CallRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     """When a scheduled call is to be placed."""
     scheduled_reason: str = ""
     """Why it was scheduled: requested (the API), retry (an unanswered attempt), call_back (the callee asked)."""
+    recording: CallRecording | None = None
+    """Set when the edge records the call (profiles with `recording: on`)."""
     v: int = RECORD_SCHEMA_VERSION
 
     def outcome_now(self) -> str:
