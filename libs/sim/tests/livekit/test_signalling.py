@@ -1,12 +1,14 @@
+import argparse
 import asyncio
 
 import pytest
-from livekit import rtc
+from livekit import api, rtc
 from livekit.protocol import models
 
 from switchboard.sim.livekit import ApiKeys, LiveKitEmulator
+from switchboard.sim.livekit.__main__ import configure
 
-from .conftest import join_token
+from .conftest import KEYS, join_token
 
 ACTIVE = models.ParticipantInfo.State.ACTIVE  # once its PeerConnection is up
 
@@ -68,3 +70,29 @@ async def test_a_client_whose_signalling_drops_joins_again(emulator: LiveKitEmul
         assert emulator.rooms["lobby"].member("alice") is not first
     finally:
         await room.disconnect()
+
+
+async def test_a_token_without_the_join_grant_is_refused(emulator: LiveKitEmulator) -> None:
+    token = (
+        api.AccessToken(KEYS.api_key, KEYS.api_secret)
+        .with_identity("mallory")
+        .with_grants(api.VideoGrants(room_list=True, room="lobby"))
+        .to_jwt()
+    )
+    with pytest.raises(rtc.ConnectError):
+        await rtc.Room().connect(emulator.ws_url, token)
+    assert "lobby" not in emulator.rooms
+
+
+@pytest.mark.unit
+def test_the_command_line_creates_trunks_and_an_individual_dispatch_rule() -> None:
+    emulator = LiveKitEmulator(keys=KEYS)
+    arguments = argparse.Namespace(
+        outbound_trunk=[("ST_out", "+15550100000")], inbound_number=["+15550100000"], room_prefix="call-"
+    )
+    configure(emulator, arguments)
+    assert emulator.sip.outbound_trunks["ST_out"].numbers == ["+15550100000"]
+    (rule,) = emulator.sip.dispatch_rules.values()
+    assert rule.rule.dispatch_rule_individual.room_prefix == "call-"
+    (trunk,) = emulator.sip.inbound_trunks.values()
+    assert list(rule.trunk_ids) == [trunk.sip_trunk_id]
