@@ -157,7 +157,9 @@ class EdgeMetrics:
         self.echoes_played = self.mark_echoes.labels("played")
         self.echoes_ignored = self.mark_echoes.labels("ignored")
         # Children the alerts read, at 0 from the start: increase() then sees the first event after a restart.
-        self.streams.labels("attach_failed")
+        # The usual ends too, so the dashboard's rate of ended streams counts the first stream of each reason.
+        for reason in ("attach_failed", "stop", "hangup", "socket_closed"):
+            self.streams.labels(reason)
         for stage in ("chunk", "manifest"):
             self.recording_failures.labels(stage)
         for reason in ("bus_backlog", "bus_unavailable"):
