@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 
@@ -34,6 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     asyncio.run(_serve(args))
+    gc.freeze()  # served and closed: exit without collecting the whole heap first
 
 
 async def _serve(args: argparse.Namespace) -> None:
