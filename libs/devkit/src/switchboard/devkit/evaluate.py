@@ -103,7 +103,7 @@ async def _wait_ready(http: aiohttp.ClientSession, group: ProcessGroup, ports: P
         ports.agent_gemini_ops,
         ports.call_control_ops,
     )
-    async with asyncio.timeout(120):
+    async with asyncio.timeout(300):  # a loaded machine starts the services slowly
         for port in ops:
             while True:
                 if group.exited.is_set():
