@@ -14,6 +14,8 @@ from dataclasses import replace
 import pytest
 import pytest_asyncio
 
+from switchboard.sim.drivers import draw
+from switchboard.sim.evaluation import Target, evaluate
 from switchboard.sim.flow_following import carrier_registration
 from switchboard.sim.openai_realtime.script import with_scenarios
 from switchboard.sim.phone import MediaStreamCall
@@ -154,3 +156,22 @@ async def test_answers_to_the_permission_question_end_the_call_with_their_outcom
         assert record["call_back_at"]  # an absolute time, twenty minutes after the answer
     else:
         assert record["call_back_at"] is None
+
+
+async def test_the_evaluation_scores_simulated_drivers_against_their_truth(flows: Platform) -> None:
+    def hear(lines: Sequence[str]) -> None:
+        play(flows, lines)
+
+    async def phone(call_id: str) -> MediaStreamCall:
+        return await flows.phone(call_id)
+
+    target = Target(flows.api, flows.keys.api_key, flows.http, phone, hear)
+    drivers = draw(2, seed=45)  # one who mumbles, corrects and asks to repeat; one who declines
+    report = await evaluate(target, drivers, "carrier-registration")
+    assert [r.outcome for r in report.results] == ["completed", "declined"]
+    assert all(report.exact_match(field_id) == 1.0 for field_id in FIELDS)
+    assert report.completeness() == 1.0 and report.confirmed() == 1.0
+    assert report.attempts("tractor_plates") == 2.0 and report.attempts("tractor_number") == 2.0
+    assert report.attempts("trailer_plates") == 1.0  # a repeat request is not an attempt
+    table = report.table()
+    assert "calls fully right     100%" in table and "outcomes              completed 1, declined 1" in table
