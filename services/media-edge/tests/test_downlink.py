@@ -94,8 +94,9 @@ async def test_a_clear_goes_out_at_once_drops_the_generation_and_reports_what_pl
     for index in range(50):
         await downlink.on_frame(frame(1, index))
     await asyncio.sleep(0.05)
-    cleared_at = time.monotonic()
+    before_clear = time.monotonic()
     await downlink.clear(1, time.perf_counter())
+    after_clear = time.monotonic()
     assert twilio.events()[-1] == "clear"
     first_sent = twilio.media()[0][0]
     sent_ms = sum(len(audio) for _, audio in twilio.media()) / 8
@@ -106,8 +107,10 @@ async def test_a_clear_goes_out_at_once_drops_the_generation_and_reports_what_pl
     assert len(twilio.media()) == sent_before
     final = [report for report in twilio.reports if report.final]
     assert [report.generation for report in final] == [1]
-    played_by_clock = min(sent_ms, (cleared_at - first_sent) * 1000)
-    assert abs(final[0].played_ms - played_by_clock) <= 5  # nothing echoed: the clock says what played
+    # Nothing echoed: the clock says what played, read somewhere between the two instants around the clear
+    # (bracketed rather than compared to a tolerance: a loaded machine may pause this test between the two).
+    played_by = [min(sent_ms, (at - first_sent) * 1000) for at in (before_clear, after_clear)]
+    assert played_by[0] - 1 <= final[0].played_ms <= played_by[1] + 1
     await downlink.on_frame(frame(2, 0, fill=0x22))
     assert twilio.media()[-1][1] == bytes([0x22]) * 160
     await downlink.close()
