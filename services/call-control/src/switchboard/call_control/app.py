@@ -10,6 +10,7 @@ from switchboard.call_control.api import calls_router
 from switchboard.call_control.docs import add_docs
 from switchboard.call_control.livekit_webhooks import livekit_router
 from switchboard.call_control.problems import on_api_problem, on_unexpected_error, on_validation_error
+from switchboard.call_control.recordings_api import recordings_router
 from switchboard.call_control.runtime import CallControl
 from switchboard.call_control.webhooks import twilio_router
 from switchboard.common.errors import SwitchboardError
@@ -36,6 +37,8 @@ def create_app(control: CallControl) -> FastAPI:
         calls_router(control.service, control.idempotency, control.webhooks),
         twilio_router(control.service, control.tracker, control.signatures),
     ]
+    if control.recordings is not None:
+        routers.append(recordings_router(control.service, control.recordings))
     if control.livekit is not None and control.livekit_webhooks is not None:
         routers.append(
             livekit_router(control.service, control.livekit, control.livekit_webhooks, control.metrics)

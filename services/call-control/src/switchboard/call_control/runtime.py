@@ -35,6 +35,7 @@ from switchboard.common.bus.client import Bus
 from switchboard.common.bus.connection import ensure_bucket
 from switchboard.common.calls.store import CallStore
 from switchboard.common.profiles import Profile, ProfileStore
+from switchboard.common.recordings.store import RecordingStore, ensure_recordings
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class CallControl:
     webhooks: ResultWebhooks
     livekit: LiveKitTelephony | None = None
     livekit_webhooks: api.WebhookReceiver | None = None
+    recordings: RecordingStore | None = None
 
 
 @contextlib.asynccontextmanager
@@ -73,6 +75,14 @@ async def running(
         bus.js, subjects.IDEMPOTENCY_BUCKET, ttl_s=settings.idempotency_ttl_s
     )
     revisions = await publish_profiles(profile_store, profiles)
+    recordings = RecordingStore(
+        await ensure_recordings(
+            bus.js,
+            settings.recordings_bucket,
+            ttl_s=settings.recordings_retention_days * 86400,
+            replicas=settings.jetstream_replicas,
+        )
+    )
     store = CallStore(calls_kv, bus.js)
     tracker = StatusTracker(bus, store, metrics)
     await ensure_webhooks_stream(bus.js, WebhookLimits(replicas=settings.jetstream_replicas))
@@ -168,6 +178,7 @@ async def running(
                             if livekit is not None
                             else None
                         ),
+                        recordings=recordings,
                     )
                 finally:
                     stop.set()

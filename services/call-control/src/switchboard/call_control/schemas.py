@@ -114,6 +114,16 @@ def iso(ns: int) -> datetime | None:
     return datetime.fromtimestamp(ns / 1e9, UTC) if ns else None
 
 
+class RecordingView(BaseModel):
+    """The call's recording (`GET /v1/calls/{id}/recording`): stereo, left the caller, right what they heard."""
+
+    state: Literal["recording", "complete", "failed", "deleted"] = Field(
+        description="recording: the call is live (or its edge died: what was stored is readable); failed: cut short"
+    )
+    duration_s: float
+    size_bytes: int = Field(description="Bytes stored (μ-law stereo, 16 000 a second)")
+
+
 class CallSummary(BaseModel):
     """A call as listed."""
 
@@ -140,6 +150,9 @@ class CallSummary(BaseModel):
     next_call_id: str | None = Field(description="The attempt or call-back scheduled after this call, if any")
     scheduled_at: datetime | None = Field(description="When a scheduled call is (or was) to be placed")
     scheduled_reason: str | None = Field(description="requested, retry or call_back")
+    recording: RecordingView | None = Field(
+        default=None, description="Set when the call is recorded (its profile has `recording: on`)"
+    )
 
     @classmethod
     def of(cls, record: CallRecord) -> CallSummary:
@@ -168,6 +181,13 @@ class CallSummary(BaseModel):
             scheduled_at=iso(record.scheduled_ns),
             scheduled_reason=record.scheduled_reason or None,
             metadata=record.metadata,
+            recording=RecordingView(
+                state=record.recording.state,
+                duration_s=record.recording.duration_ms / 1000,
+                size_bytes=record.recording.size,
+            )
+            if record.recording is not None
+            else None,
         )
 
 

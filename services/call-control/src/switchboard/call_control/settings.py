@@ -51,6 +51,17 @@ class CallControlSettings(ServiceSettings):
         default=24 * 3600, gt=0, description="How long Idempotency-Keys are kept"
     )
 
+    recordings_bucket: str = Field(
+        default="recordings",
+        pattern=r"^[A-Za-z0-9_\-]{1,64}$",
+        description="The JetStream object store of call recordings (the media edge's MEDIA_EDGE_RECORDINGS_BUCKET)",
+    )
+    recordings_retention_days: float = Field(
+        default=30.0,
+        ge=0.0,
+        description="How long recordings are kept when call-control creates their bucket (0: forever)",
+    )
+
     twilio_account_sid: str = ""
     twilio_auth_token: SecretStr | None = None
     twilio_from_number: str = Field(default="", description="Caller ID of outbound calls (E.164)")

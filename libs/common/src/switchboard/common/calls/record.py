@@ -76,7 +76,7 @@ class WebhookDelivery(msgspec.Struct, kw_only=True, omit_defaults=True):
 class CallRecording(msgspec.Struct, kw_only=True, omit_defaults=True):
     """The call's recording as the edge last reported it (the object store `recordings` holds the audio)."""
 
-    state: Literal["recording", "complete", "failed"] = "recording"
+    state: Literal["recording", "complete", "failed", "deleted"] = "recording"
     size: int = 0
     """Bytes of stereo μ-law stored (16 000 a second)."""
     duration_ms: int = 0
