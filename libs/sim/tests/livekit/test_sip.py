@@ -231,6 +231,24 @@ async def test_the_phone_reports_audio_heard_after_the_agent_flushes(
         await agent.disconnect()
 
 
+async def test_the_phone_hears_a_track_published_before_it_was_dialled(
+    emulator: LiveKitEmulator, lkapi: api.LiveKitAPI
+) -> None:
+    trunk_id = await outbound_trunk(lkapi)
+    agent = rtc.Room()
+    await agent.connect(emulator.ws_url, join_token("call-early", "edge"))
+    _source, speaking = await publish_tone(agent, 440.0)
+    try:
+        await lkapi.sip.create_sip_participant(dial_request(trunk_id, "call-early"))
+        phone = emulator.sip.phone_in("call-early", "phone")
+        assert phone is not None
+        async with asyncio.timeout(15):
+            await phone.wait_for_audio(after_s=0.0)
+    finally:
+        speaking.cancel()
+        await agent.disconnect()
+
+
 async def test_a_newer_track_replaces_the_older_one_in_the_phone(
     emulator: LiveKitEmulator, lkapi: api.LiveKitAPI
 ) -> None:

@@ -67,6 +67,7 @@ class SipPhone:
         self._schedule: FrameSchedule | None = None
         self._microphone = Microphone()
         self._earpieces: list[Earpiece] = []
+        self._before_answer: list[PublishedTrack] = []  # the room's tracks, kept until the call is answered
         self._tasks: set[asyncio.Task[None]] = set()
         self._ended = asyncio.Event()
         self._failures: list[BaseException] = []
@@ -122,6 +123,9 @@ class SipPhone:
         )
         await self.room.publish(self._state, track, self._microphone)
         await self.set_status(CallStatus.ACTIVE)
+        waiting, self._before_answer = self._before_answer, []
+        for published in waiting:
+            await self.subscribe(published)
 
     async def fail(self, reason: models.DisconnectReason) -> None:
         """The call was not answered (busy, no answer, failure): `hangup`, then leave the room."""
@@ -259,8 +263,11 @@ class SipPhone:
 
     async def subscribe(self, track: PublishedTrack) -> None:
         """Hear an audio track of the room."""
-        if track.info.type != models.TrackType.AUDIO or self._buffer is None or self.ended:
+        if track.info.type != models.TrackType.AUDIO or self.ended:
             track.media.stop()
+            return
+        if self._buffer is None:  # not answered yet: the caller hears the room from the answer on
+            self._before_answer.append(track)
             return
         earpiece = Earpiece(track.media, self._buffer, self._newest_speaks)
         self._earpieces.append(earpiece)
@@ -305,6 +312,8 @@ class SipPhone:
         else:
             self._state.attributes["sip.callStatus"] = CallStatus.HANGUP.value
         self._microphone.stop()
+        for waiting in self._before_answer:
+            waiting.media.stop()
         for earpiece in self._earpieces:
             earpiece.stop()
         current = asyncio.current_task()
