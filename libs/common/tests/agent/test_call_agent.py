@@ -378,3 +378,57 @@ async def test_a_resume_whose_history_cannot_be_read_still_starts_without_a_gree
     assert not task.done() and not any(isinstance(c, Hangup) for _, c in h.controls)  # the caller stays
     h.agent.end("test")
     assert await task == "test"
+
+
+async def test_on_an_answering_machine_the_agent_leaves_the_message_then_hangs_up(bus: NatsClient) -> None:
+    from switchboard.common.bus.connection import ensure_jetstream
+    from switchboard.common.calls.record import CallRecord, CallStatus
+    from switchboard.common.calls.store import CallStore
+    from switchboard.common.profiles import VoicemailSpec
+
+    js = bus.jetstream()
+    await ensure_jetstream(js)
+    store = CallStore(await js.key_value(subjects.CALLS_BUCKET), js)
+    await store.create(
+        CallRecord(
+            call_id="ag-vm",
+            direction="outbound",
+            to_number="+14155550123",
+            from_number="+12025550100",
+            profile="test",
+            status=CallStatus.IN_PROGRESS,
+            answered_by="machine_end_beep",
+        )
+    )
+    profile = PROFILE.model_copy(
+        update={"voicemail": VoicemailSpec(action="leave_message", message="Call us back at 555 0100.")}
+    )
+    harness = Harness(bus, "ag-vm")
+    harness.agent = CallAgent(
+        harness.bus,
+        "ag-vm",
+        profile,
+        CAPS,
+        harness._factory,
+        AgentMetrics(new_registry(), "openai"),
+        CallAgentOptions(heard_report_wait_s=1.0, hangup_wait_s=5.0),
+        calls=store,
+    )
+    h, task = await run(harness)
+    assert "answering machine" in h.session.first_prompts[0]
+    assert "«Call us back at 555 0100.»" in h.session.first_prompts[0]
+    await h.bus.publish_frame(  # the machine's own sounds never reach the model
+        "ag-vm",
+        Direction.IN,
+        AudioFormat.PCM24K,
+        AudioFrame("ag-vm", 0, 0, time.time_ns(), 0, b"\x01\x00" * 480),
+    )
+    await h.session.speak("resp-1", 300, "Call us back at 555 0100.")
+    await h.session.events.response_done("resp-1", interrupted=False)
+    await asyncio.sleep(0.4)
+    assert not any(isinstance(c, Hangup) for _, c in h.controls)  # still playing
+    await h.bus.publish_control("ag-vm", Playout(generation=1, played_ms=300, final=True))
+    await eventually(lambda: any(isinstance(c, Hangup) for _, c in h.controls))
+    assert next(c for _, c in h.controls if isinstance(c, Hangup)).reason == "voicemail_left"
+    assert await asyncio.wait_for(task, 5) == "voicemail_left"
+    assert not h.session.audio_in

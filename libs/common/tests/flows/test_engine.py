@@ -148,3 +148,17 @@ def test_a_call_back_without_a_time_asks_when_and_a_day_is_said_back() -> None:
     step = engine.permission("mañana a las nueve", NOW)
     assert step.next == NEXT_END and "mañana a las nueve" in step.say
     assert datetime.fromisoformat(engine.state.call_back_at) == datetime(2026, 12, 6, 15, 0, tzinfo=UTC)
+
+
+def test_a_call_back_starts_at_the_first_field_not_confirmed_before() -> None:
+    from switchboard.common.flows.state import FieldState, FlowState
+
+    fields = [FieldState(id=f.id) for f in spec().fields]
+    fields[0] = FieldState(
+        id=fields[0].id, raw=["Juan Pérez"], value="Juan Pérez", confirmed=True, attempts=1
+    )
+    fields[1] = FieldState(id=fields[1].id, raw=["uno dos tres"], value="123", confirmed=True, attempts=1)
+    engine = FlowEngine(spec(), FlowState(fields=fields))
+    step = engine.permission("Sí, ya puedo.", NOW)
+    assert step.next == NEXT_ANSWER and "placas del tractor" in step.say.lower()
+    assert "nombre completo" not in step.say and engine.state.current == 2

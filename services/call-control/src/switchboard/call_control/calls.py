@@ -12,6 +12,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
+from typing import Literal
 
 from switchboard.call_control import twiml
 from switchboard.call_control.call_attempts import zone_of
@@ -247,6 +248,7 @@ class CallService:
                     ring_timeout_s=self._settings.ring_timeout_s,
                     max_duration_s=record.max_duration_s,
                     machine_detection=record.machine_detection,
+                    voicemail=await self._voicemail_action(record),
                 )
             )
         except ProviderError as error:
@@ -264,6 +266,42 @@ class CallService:
             return current
 
         return await self.store.update(call_id, with_sid)
+
+    async def _voicemail_action(self, record: CallRecord) -> Literal["", "hang_up", "leave_message"]:
+        """What the call's profile does with an answering machine ("" when it does not detect them)."""
+        try:
+            profile, _ = await self._profiles.get(record.profile)
+        except SwitchboardError:
+            return ""
+        if profile.voicemail is None or not profile.voicemail.detect or record.transport != "twilio":
+            return ""
+        return profile.voicemail.action
+
+    async def answer_outbound(self, call_id: str, answered_by: str) -> str:
+        """The TwiML for an answered outbound call with machine detection: `AnsweredBy` decides.
+
+        A machine gets `<Hangup>` when the profile leaves no message (the outcome is `voicemail`), else the
+        stream, whose agent leaves the message; a person gets the stream.
+        """
+        record = await self.get(call_id)
+        machine = answered_by.startswith("machine") or answered_by == "fax"
+        action = await self._voicemail_action(record)
+
+        def answered(current: CallRecord) -> CallRecord | None:
+            changed = False
+            if not current.answered_by:  # the status callback may have brought it first
+                current.answered_by, changed = answered_by, True
+            if machine and action == "hang_up" and not current.ended_reason:
+                current.ended_reason, changed = "voicemail", True
+            return current if changed else None
+
+        await self.store.update(call_id, answered)
+        if machine and action:
+            self._metrics.voicemail.labels(action).inc()
+            logger.info("answered by %s: %s", answered_by, action, extra={"call_id": call_id})
+            if action == "hang_up":
+                return twiml.hang_up()
+        return self._twilio.stream_twiml(call_id)
 
     async def fail(self, call_id: str, error: SwitchboardError) -> None:
         """Mark a call that could not be placed `failed`, with the reason, and announce its end."""

@@ -8,7 +8,7 @@ a LiveKit one dials a SIP participant into a room.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 from urllib.parse import urlencode
 
 from switchboard.call_control import twiml
@@ -28,6 +28,8 @@ class DialRequest:
     ring_timeout_s: int
     max_duration_s: int
     machine_detection: bool = False
+    voicemail: Literal["", "hang_up", "leave_message"] = ""
+    """What the profile does with an answering machine ("": nothing, the call goes to the agent as it is)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,17 @@ class TwilioTelephony:
 
     async def dial(self, request: DialRequest) -> Placed:
         """`POST /Calls.json` with the stream TwiML and every status callback."""
+        if request.voicemail:  # the TwiML is asked for once the machine detection has its verdict
+            placed = await self._calls.dial(
+                to=request.to,
+                from_=request.from_,
+                url=self.answer_url(request.call_id),
+                status_callback=self.status_callback_url(request.call_id),
+                ring_timeout_s=request.ring_timeout_s,
+                time_limit_s=request.max_duration_s,
+                machine_detection="DetectMessageEnd" if request.voicemail == "leave_message" else "Enable",
+            )
+            return Placed(placed.sid, placed.status)
         placed = await self._calls.dial(
             to=request.to,
             from_=request.from_,
@@ -75,7 +88,7 @@ class TwilioTelephony:
             status_callback=self.status_callback_url(request.call_id),
             ring_timeout_s=request.ring_timeout_s,
             time_limit_s=request.max_duration_s,
-            machine_detection=request.machine_detection,
+            machine_detection="Enable" if request.machine_detection else None,
         )
         return Placed(placed.sid, placed.status)
 
@@ -91,6 +104,10 @@ class TwilioTelephony:
         """``<Connect><Stream>`` to the media edge, with the call id and its stream token."""
         token = stream_token(self._config.stream_secret, call_id)
         return twiml.connect_stream(self._settings.media_stream_url, call_id, token)
+
+    def answer_url(self, call_id: str) -> str:
+        """Where Twilio asks what an answered call with machine detection runs (`AnsweredBy` comes with it)."""
+        return self._settings.webhook_url("/twilio/answer") + "?" + urlencode({"call_id": call_id})
 
     def status_callback_url(self, call_id: str) -> str:
         """Where Twilio reports the call's progress (the call id rides in the query string, which is signed)."""

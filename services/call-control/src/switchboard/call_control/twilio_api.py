@@ -175,24 +175,30 @@ class TwilioCalls:
         *,
         to: str,
         from_: str,
-        twiml: str,
+        twiml: str = "",
+        url: str = "",
         status_callback: str,
         ring_timeout_s: int,
         time_limit_s: int,
-        machine_detection: bool = False,
+        machine_detection: str | None = None,
     ) -> PlacedCall:
-        """Place an outbound call running `twiml`, with every status callback event."""
+        """Place an outbound call running `twiml` (or the TwiML `url` answers), with every status callback event.
+
+        `machine_detection`: Twilio's `MachineDetection` (`Enable`, or `DetectMessageEnd` to wait for the beep);
+        with a `url`, Twilio passes its verdict (`AnsweredBy`) to it.
+        """
+        document: dict[str, str] = {"url": url, "method": "POST"} if url else {"twiml": twiml}
         with self._measured("create"):
             created = await self._client.api.v2010.account.calls.create_async(
                 to=to,
                 from_=from_,
-                twiml=twiml,
+                **document,
                 status_callback=status_callback,
                 status_callback_event=list(STATUS_EVENTS),
                 status_callback_method="POST",
                 timeout=ring_timeout_s,
                 time_limit=time_limit_s,
-                machine_detection="Enable" if machine_detection else None,
+                machine_detection=machine_detection,
             )
         return PlacedCall(sid=str(created.sid), status=str(created.status))
 

@@ -37,3 +37,10 @@ def reject() -> str:
     response = VoiceResponse()
     response.reject()
     return str(response)
+
+
+def hang_up() -> str:
+    """``<Hangup>``: end the answered call (an answering machine that gets no message)."""
+    response = VoiceResponse()
+    response.hangup()
+    return str(response)

@@ -81,8 +81,22 @@ class TwilioSignatures:
         return ApiProblem(400, "invalid_webhook", f"malformed {webhook} webhook: {why}")
 
 
+ANSWERED_BY = frozenset(
+    {
+        "human",
+        "machine_start",
+        "machine_end_beep",
+        "machine_end_silence",
+        "machine_end_other",
+        "fax",
+        "unknown",
+    }
+)
+"""Twilio's machine detection verdicts."""
+
+
 def twilio_router(service: CallService, tracker: StatusTracker, signatures: TwilioSignatures) -> APIRouter:
-    """`POST /twilio/voice` and `POST /twilio/status`."""
+    """`POST /twilio/voice`, `POST /twilio/answer` and `POST /twilio/status`."""
     router = APIRouter(prefix="/twilio", tags=["Twilio webhooks"])
 
     @router.post(
@@ -101,6 +115,23 @@ def twilio_router(service: CallService, tracker: StatusTracker, signatures: Twil
         except MalformedWebhook as e:
             raise signatures.malformed("voice", str(e)) from e
         return Response(content=await service.answer_inbound(inbound), media_type=TWIML)
+
+    @router.post(
+        "/answer",
+        response_class=Response,
+        responses={
+            200: {"content": {TWIML: {}}, "description": "TwiML"},
+            403: {"description": "Not from Twilio"},
+        },
+    )
+    async def answer(request: Request) -> Response:
+        """TwiML URL of outbound calls with machine detection: a person or a machine answered (`AnsweredBy`)."""
+        params = await signatures.verified(request, "answer")
+        answered_by = params.get("AnsweredBy", "")
+        if answered_by not in ANSWERED_BY:
+            raise signatures.malformed("answer", "AnsweredBy: not a value Twilio sends")
+        call_id = request.query_params.get("call_id", "")
+        return Response(content=await service.answer_outbound(call_id, answered_by), media_type=TWIML)
 
     @router.post("/status", status_code=204, responses={403: {"description": "Not from Twilio"}})
     async def status(request: Request) -> Response:

@@ -24,6 +24,7 @@ from switchboard.common.agent.prompts import (
     flow_profile,
     handover_profile,
     opening_prompt,
+    voicemail_prompt,
 )
 from switchboard.common.agent.tools import ToolContext, ToolOutcome, ToolRegistry, ToolSpec
 from switchboard.common.bus import subjects
@@ -56,6 +57,9 @@ from switchboard.common.profiles import Profile
 from switchboard.common.runtime.logs import bind_call
 
 logger = logging.getLogger(__name__)
+
+VOICEMAIL_START_S = 15.0
+"""How long the model may take to start the voicemail message before the call is ended without it."""
 
 SessionFactory = Callable[[Profile, SessionEvents, str, Sequence[ToolSpec]], ModelSession]
 """Makes a call's model session: its profile, who hears its events, the call id, the tools it offers."""
@@ -150,6 +154,7 @@ class CallAgent(SessionEvents):
         self._tasks: asyncio.TaskGroup | None = None
         self._helpers: set[asyncio.Task[None]] = set()
         self._out_subject = subjects.audio(call_id, Direction.OUT, capabilities.output_format)
+        self._voicemail = False
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
@@ -167,7 +172,13 @@ class CallAgent(SessionEvents):
                 self._session = self._factory(profile, self, self.call_id, self._tools.specs_for(profile))
                 try:
                     await self._session.start()
-                    opening = opening_prompt(self.profile, resumed=resumed, flow_question=flow_question)
+                    message = "" if resumed else await self._voicemail_message()
+                    if message:  # an answering machine: the message, then hang up; it hears nothing
+                        self._voicemail = True
+                        opening = voicemail_prompt(message)
+                        self._spawn(self._hang_up_after_the_message())
+                    else:
+                        opening = opening_prompt(self.profile, resumed=resumed, flow_question=flow_question)
                     await self._session.speak_first(opening)
                 except SwitchboardError as exc:
                     await self.session_error(exc)
@@ -241,7 +252,7 @@ class CallAgent(SessionEvents):
                 bus.metrics.malformed.labels("audio", exc.code).inc()
                 return
             hop.observe(max(0, time.time_ns() - frame.ingest_ns) / 1e9)
-            if self._session is not None:
+            if self._session is not None and not self._voicemail:
                 await self._session.push_audio(frame.payload)
 
         self._subscriptions.append(await bus.nc.subscribe(in_subject, cb=on_caller_audio))
@@ -260,7 +271,8 @@ class CallAgent(SessionEvents):
             return ""
         flow = FlowSession(self.profile.flow, self.call_id, self._bus, self._calls)
         self.tool_context.flow = flow
-        resumed = self.call_start.resume and await flow.load()
+        loaded = await flow.load()  # a resumed call's flow, or the confirmed fields a call-back starts from
+        resumed = self.call_start.resume and loaded
         if resumed:
             logger.info("resuming the flow at %s", flow.state.phase)
             return flow.engine.question().say
@@ -506,6 +518,32 @@ class CallAgent(SessionEvents):
         await self._bus.publish_control(self.call_id, message)
         if isinstance(message, Hangup):
             self.end(f"hangup:{message.reason}")
+
+    async def _voicemail_message(self) -> str:
+        """The profile's voicemail message when an answering machine took this call and one is to be left."""
+        voicemail = self.profile.voicemail
+        if voicemail is None or voicemail.action != "leave_message" or self._calls is None:
+            return ""
+        record = await self._calls.find(self.call_id)
+        if record is None or not (record.answered_by.startswith("machine") or record.answered_by == "fax"):
+            return ""
+        return voicemail.message
+
+    async def _hang_up_after_the_message(self) -> None:
+        """Once the message has been spoken and played out to the machine, end the call."""
+        deadline = time.monotonic() + VOICEMAIL_START_S
+        while not self.generations.all() and time.monotonic() < deadline:  # noqa: ASYNC110  # polled like the goodbye
+            await asyncio.sleep(0.05)
+        quiet_since = time.monotonic()
+        while True:
+            busy = any(not g.cleared and not g.fully_played() for g in self.generations.all())
+            now = time.monotonic()
+            if busy:
+                quiet_since = now
+            elif now - quiet_since >= 0.3:
+                break
+            await asyncio.sleep(0.05)
+        await self._hang_up("voicemail_left")
 
     async def _hang_up(self, reason: str) -> None:
         await self._bus.publish_control(self.call_id, Hangup(reason=reason))

@@ -42,6 +42,14 @@ def opening_prompt(profile: Profile, *, resumed: bool = False, flow_question: st
     )
 
 
+def voicemail_prompt(message: str) -> str:
+    """What the model is asked to say on an answering machine, after its beep: the profile's message, once."""
+    return (
+        "The call was answered by an answering machine and its beep has just sounded: nobody is listening live. "
+        f"Leave this message, word for word, in the conversation's language, and say nothing else: «{message}»"
+    )
+
+
 FLOW_SECTION = """# How this conversation runs
 The platform runs this conversation's procedure through the flow tools. After every answer of the caller, call \
 the matching flow tool with the caller's exact words: flow_permission for their answer to whether they can talk \

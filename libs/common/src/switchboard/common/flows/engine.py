@@ -114,9 +114,12 @@ class FlowEngine:
                 return self._call_back(words, now, asked_when=False)
             return Step(self.spec.unclear.format(question=permission.question), NEXT_PERMISSION)
         match answer.value:
-            case "accept":
-                state.phase, state.current, state.awaiting = "fields", 0, "answer"
-                return Step(f"{permission.accept} {self.spec.fields[0].question}", NEXT_ANSWER)
+            case "accept":  # a call-back starts with the fields confirmed before: they are not asked again
+                state.phase, state.current, state.awaiting = "fields", self._next_open_field(0), "answer"
+                if state.current >= len(self.spec.fields):
+                    state.phase = "final"
+                    return Step(f"{permission.accept} {self._final_read_back()}", NEXT_CONFIRM)
+                return Step(f"{permission.accept} {self.spec.fields[state.current].question}", NEXT_ANSWER)
             case "decline":
                 return self._finish("declined", permission.decline)
             case "email":
