@@ -184,22 +184,24 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pl
                             },
                         )
                         openai_agents[instance] = await group.start(replica)
-                async with aiohttp.ClientSession() as http:
-                    async with asyncio.timeout(120):
-                        for port in [port for replicas in ops_ports.values() for port in replicas]:
-                            while not await _ready(http, port):
-                                assert not group.exited.is_set(), "a service exited during start-up"
-                                await asyncio.sleep(0.2)
-                    yield Platform(
-                        f"http://127.0.0.1:{ports.call_control}",
-                        keys,
-                        twilio,
-                        openai,
-                        gemini,
-                        http,
-                        openai_agents,
-                        nats,
-                        ops_ports,
-                        nats.monitor_url or "",
-                    )
-                await group.stop()
+                try:
+                    async with aiohttp.ClientSession() as http:
+                        async with asyncio.timeout(120):
+                            for port in [port for replicas in ops_ports.values() for port in replicas]:
+                                while not await _ready(http, port):
+                                    assert not group.exited.is_set(), "a service exited during start-up"
+                                    await asyncio.sleep(0.2)
+                        yield Platform(
+                            f"http://127.0.0.1:{ports.call_control}",
+                            keys,
+                            twilio,
+                            openai,
+                            gemini,
+                            http,
+                            openai_agents,
+                            nats,
+                            ops_ports,
+                            nats.monitor_url or "",
+                        )
+                finally:  # also when start-up fails: no service outlives the session
+                    await group.stop()
