@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from switchboard.common.calls.attempts import RETRYABLE_OUTCOMES
 from switchboard.common.calls.record import CallStatus
 from switchboard.common.runtime.metrics import TURN_BUCKETS
 
@@ -165,3 +166,12 @@ class CallControlMetrics:
             ["action"],
             registry=registry,
         )
+        for event_type in ("call.ended", "call.attempts_exhausted"):
+            for outcome in ("delivered", "retrying", "refused", "exhausted"):
+                self.webhook_deliveries.labels(event_type, outcome)
+        for reason in ("requested", "retry", "call_back"):
+            self.calls_scheduled.labels(reason)
+        for outcome in RETRYABLE_OUTCOMES:
+            self.attempts_exhausted.labels(outcome)
+        for action in ("hang_up", "leave_message"):
+            self.voicemail.labels(action)
