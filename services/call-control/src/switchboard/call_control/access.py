@@ -38,6 +38,13 @@ class ApiKeys:
             (key.encode(), ApiClient(hashlib.sha256(key.encode()).hexdigest()[:12])) for key in keys
         ]
 
+    def key_of(self, client_id: str) -> bytes | None:
+        """The key of the client `client_id` (to sign its console sessions with), or None."""
+        for key, client in self._keys:
+            if hmac.compare_digest(client.id, client_id):
+                return key
+        return None
+
     def identify(self, presented: str | None) -> ApiClient | None:
         """The client whose key was presented, or None."""
         if not presented:

@@ -7,6 +7,12 @@ from fastapi.exceptions import RequestValidationError
 
 from switchboard.call_control.access import AccessGuard, RequestMetrics
 from switchboard.call_control.api import calls_router
+from switchboard.call_control.console import (
+    SIGN_IN_NEEDED,
+    ConsoleSettings,
+    console_router,
+    on_sign_in_needed,
+)
 from switchboard.call_control.docs import add_docs
 from switchboard.call_control.livekit_webhooks import livekit_router
 from switchboard.call_control.problems import on_api_problem, on_unexpected_error, on_validation_error
@@ -39,6 +45,18 @@ def create_app(control: CallControl) -> FastAPI:
     ]
     if control.recordings is not None:
         routers.append(recordings_router(control.service, control.recordings))
+    if control.profiles is not None:
+        routers.append(
+            console_router(
+                control.service,
+                control.keys,
+                control.profiles,
+                sorted(control.profile_revisions),
+                control.recordings,
+                ConsoleSettings(secure_cookie=control.settings.console_secure_cookie),
+            )
+        )
+        app.add_exception_handler(SIGN_IN_NEEDED, on_sign_in_needed)
     if control.livekit is not None and control.livekit_webhooks is not None:
         routers.append(
             livekit_router(control.service, control.livekit, control.livekit_webhooks, control.metrics)

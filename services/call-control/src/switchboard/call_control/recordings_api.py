@@ -76,6 +76,44 @@ def _client(request: Request) -> ApiClient:
     return client
 
 
+async def found_recording(service: CallService, store: RecordingStore, call_id: str) -> RecordingInfo:
+    """What is stored of the call's recording; 404 for no call or no recording."""
+    await service.get(call_id)  # 404 for an id that is no call's
+    info = await store.info(call_id)
+    if info is None:
+        raise ApiProblem(
+            404,
+            "recording_not_found",
+            f"call {call_id} has no recording (not recorded, deleted, or past retention)",
+            category=ErrorCategory.NOT_FOUND,
+        )
+    return info
+
+
+async def recording_response(
+    service: CallService, store: RecordingStore, call_id: str, range_header: str | None
+) -> Response:
+    """The recording as WAV: whole (200) or the byte range asked for (206)."""
+    info = await found_recording(service, store, call_id)
+    size = wav_size(info.size)
+    wanted = byte_range(range_header, size)
+    start, end = wanted or (0, size)
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Content-Length": str(end - start),
+        "Cache-Control": "private, no-store" if not info.complete else "private, max-age=60",
+        "Content-Disposition": f'inline; filename="{call_id}.wav"',
+    }
+    if wanted is not None:
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    return StreamingResponse(
+        wav_bytes(store, call_id, info, start, end),
+        status_code=206 if wanted is not None else 200,
+        media_type="audio/wav",
+        headers=headers,
+    )
+
+
 def recordings_router(service: CallService, store: RecordingStore) -> APIRouter:
     """GET and DELETE `/v1/calls/{call_id}/recording`."""
     router = APIRouter(
@@ -83,18 +121,6 @@ def recordings_router(service: CallService, store: RecordingStore) -> APIRouter:
         tags=["Recordings"],
         dependencies=[Security(HTTPBearer(auto_error=False, description="An API key of call-control"))],
     )
-
-    async def found(call_id: str) -> RecordingInfo:
-        await service.get(call_id)  # 404 for an id that is no call's
-        info = await store.info(call_id)
-        if info is None:
-            raise ApiProblem(
-                404,
-                "recording_not_found",
-                f"call {call_id} has no recording (not recorded, deleted, or past retention)",
-                category=ErrorCategory.NOT_FOUND,
-            )
-        return info
 
     @router.get(
         "/{call_id}/recording",
@@ -113,30 +139,13 @@ def recordings_router(service: CallService, store: RecordingStore) -> APIRouter:
         one whose edge died) holds what was stored so far.
         """
         _client(request)
-        info = await found(call_id)
-        size = wav_size(info.size)
-        wanted = byte_range(request.headers.get("range"), size)
-        start, end = wanted or (0, size)
-        headers = {
-            "Accept-Ranges": "bytes",
-            "Content-Length": str(end - start),
-            "Cache-Control": "private, no-store" if not info.complete else "private, max-age=60",
-            "Content-Disposition": f'inline; filename="{call_id}.wav"',
-        }
-        if wanted is not None:
-            headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-        return StreamingResponse(
-            wav_bytes(store, call_id, info, start, end),
-            status_code=206 if wanted is not None else 200,
-            media_type="audio/wav",
-            headers=headers,
-        )
+        return await recording_response(service, store, call_id, request.headers.get("range"))
 
     @router.delete("/{call_id}/recording", status_code=204)
     async def delete_recording(call_id: str, request: Request) -> Response:
         """Delete the call's recording (every chunk of it); the record keeps saying that it was recorded."""
         _client(request)
-        await found(call_id)
+        await found_recording(service, store, call_id)
         await store.delete(call_id)
 
         def deleted(record: CallRecord) -> CallRecord | None:

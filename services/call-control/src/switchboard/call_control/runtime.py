@@ -58,6 +58,7 @@ class CallControl:
     livekit: LiveKitTelephony | None = None
     livekit_webhooks: api.WebhookReceiver | None = None
     recordings: RecordingStore | None = None
+    profiles: ProfileStore | None = None
 
 
 @contextlib.asynccontextmanager
@@ -179,6 +180,7 @@ async def running(
                             else None
                         ),
                         recordings=recordings,
+                        profiles=profile_store,
                     )
                 finally:
                     stop.set()

@@ -62,6 +62,11 @@ class CallControlSettings(ServiceSettings):
         description="How long recordings are kept when call-control creates their bucket (0: forever)",
     )
 
+    console_secure_cookie: bool = Field(
+        default=True,
+        description="Mark the console's session cookie Secure (browsers keep it over https and on localhost)",
+    )
+
     twilio_account_sid: str = ""
     twilio_auth_token: SecretStr | None = None
     twilio_from_number: str = Field(default="", description="Caller ID of outbound calls (E.164)")
