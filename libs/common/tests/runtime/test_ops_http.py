@@ -50,3 +50,54 @@ async def test_metrics_health_and_readiness() -> None:
         assert (await _get(server.port, "/metrics", "POST"))[0] == 405
     finally:
         await server.stop()
+
+
+async def _request(port: int, raw: bytes) -> tuple[int, str]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(raw)
+    await writer.drain()
+    data = await reader.read()
+    writer.close()
+    head, _, body = data.decode().partition("\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+async def test_actions_answer_post_from_this_host_only_and_take_no_body() -> None:
+    calls: list[str] = []
+
+    async def drain() -> tuple[int, bytes]:
+        calls.append("drain")
+        return 200, b'{"drained": true}'
+
+    server = OpsServer(new_registry(), Health(), "127.0.0.1", 0)
+    server.add_action("/drain", drain)
+    await server.start()
+    try:
+        assert await _get(server.port, "/drain", "POST") == (200, '{"drained": true}')
+        assert (await _get(server.port, "/drain"))[0] == 405
+        forwarded = b"POST /drain HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 10.0.0.9\r\n\r\n"
+        assert (await _request(server.port, forwarded))[0] == 200  # the peer decides, not a header
+        with_body = b"POST /drain HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+        assert (await _request(server.port, with_body))[0] == 413
+        many = b"GET /healthz HTTP/1.1\r\n" + b"X-A: b\r\n" * 100 + b"\r\n"
+        assert (await _request(server.port, many))[0] == 431
+        assert calls == ["drain", "drain"]
+    finally:
+        await server.stop()
+
+
+async def test_an_action_refuses_a_peer_on_another_host() -> None:
+    server = OpsServer(new_registry(), Health(), "127.0.0.1", 0)
+
+    async def drain() -> tuple[int, bytes]:
+        raise AssertionError("not from this host")
+
+    server.add_action("/drain", drain)
+    refused = OpsServer._act  # the peer check, with a peer that is not loopback
+
+    class Peer:
+        def get_extra_info(self, name: str) -> tuple[str, int]:
+            return ("10.1.2.3", 5000)
+
+    status, _, _ = await refused(server._actions["/drain"], {}, Peer())  # type: ignore[arg-type]
+    assert status.startswith("403")

@@ -106,15 +106,23 @@ class RateLimiter:
 class AccessGuard:
     """ASGI middleware for /v1/*: 401 without a valid key, 429 over the rate.
 
-    A request that passes carries its client in ``request.state.client``.
+    Failed authentications are limited too, per client address (the socket's peer, as the server reports it):
+    past `failures`' burst, a wrong or missing key gets 429 with Retry-After instead of 401, so keys cannot be
+    guessed at speed. A request that passes carries its client in ``request.state.client``.
     """
 
     def __init__(
-        self, app: ASGIApp, keys: ApiKeys, limiter: RateLimiter, metrics: CallControlMetrics
+        self,
+        app: ASGIApp,
+        keys: ApiKeys,
+        limiter: RateLimiter,
+        failures: RateLimiter,
+        metrics: CallControlMetrics,
     ) -> None:
         self.app = app
         self._keys = keys
         self._limiter = limiter
+        self._failures = failures
         self._metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -124,6 +132,18 @@ class AccessGuard:
             return
         client = self._keys.identify(presented_key(scope["headers"]))
         if client is None:
+            peer = scope.get("client")
+            wait_s = self._failures.take(str(peer[0]) if peer else "unknown")
+            if wait_s > 0:
+                self._metrics.auth_failures_limited.inc()
+                response = error_response(
+                    429,
+                    "too_many_failed_authentications",
+                    "too many requests with a wrong or missing API key from this address",
+                    {"Retry-After": str(max(1, math.ceil(wait_s)))},
+                )
+                await response(scope, receive, send)
+                return
             response = error_response(
                 401,
                 "unauthorized",

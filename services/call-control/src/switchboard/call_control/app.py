@@ -15,11 +15,17 @@ from switchboard.call_control.console import (
 )
 from switchboard.call_control.docs import add_docs
 from switchboard.call_control.livekit_webhooks import livekit_router
-from switchboard.call_control.problems import on_api_problem, on_unexpected_error, on_validation_error
+from switchboard.call_control.problems import (
+    on_api_problem,
+    on_body_too_large,
+    on_unexpected_error,
+    on_validation_error,
+)
 from switchboard.call_control.recordings_api import recordings_router
 from switchboard.call_control.runtime import CallControl
 from switchboard.call_control.webhooks import twilio_router
 from switchboard.common.errors import SwitchboardError
+from switchboard.common.runtime.http_limits import BodyLimit, BodyTooLarge
 
 DESCRIPTION = """\
 Place AI-agent phone calls and follow them.
@@ -38,6 +44,7 @@ def create_app(control: CallControl) -> FastAPI:
     add_docs(app)
     app.add_exception_handler(SwitchboardError, on_api_problem)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(BodyTooLarge, on_body_too_large)
     app.add_exception_handler(Exception, on_unexpected_error)
     routers = [
         calls_router(control.service, control.idempotency, control.webhooks),
@@ -66,6 +73,13 @@ def create_app(control: CallControl) -> FastAPI:
     # The routes as declared (their paths are the templates): an included router is matched as a whole, so a
     # request answered before routing (a 401, a 429) is matched here against each route of its own.
     routes = [*app.routes, *(route for router in routers for route in router.routes)]
-    app.add_middleware(AccessGuard, keys=control.keys, limiter=control.limiter, metrics=control.metrics)
+    app.add_middleware(
+        AccessGuard,
+        keys=control.keys,
+        limiter=control.limiter,
+        failures=control.auth_failures,
+        metrics=control.metrics,
+    )
+    app.add_middleware(BodyLimit, max_bytes=control.settings.max_body_bytes)  # before any route reads a body
     app.add_middleware(RequestMetrics, routes=routes, metrics=control.metrics)  # outermost: sees every answer
     return app

@@ -70,6 +70,11 @@ class CallControlMetrics:
             "API requests refused with 429 (rate limit)",
             registry=registry,
         )
+        self.auth_failures_limited = Counter(
+            "switchboard_call_control_auth_failures_limited_total",
+            "API requests with a wrong or missing key refused with 429 (too many from one address)",
+            registry=registry,
+        )
         self.signature_failures = Counter(
             "switchboard_call_control_webhook_signature_failures_total",
             "Twilio webhooks refused for a missing or wrong X-Twilio-Signature, by webhook",

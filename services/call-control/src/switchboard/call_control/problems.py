@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from switchboard.common.errors import ErrorCategory, SwitchboardError
+from switchboard.common.runtime.http_limits import BodyTooLarge, too_large_response
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,12 @@ async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         f"{_location(tuple(error.get('loc', ())))}: {error.get('msg', 'invalid')}" for error in exc.errors()
     ]
     return error_response(422, "invalid_request", "; ".join(problems) or "invalid request")
+
+
+async def on_body_too_large(request: Request, exc: Exception) -> JSONResponse:
+    """Exception handler: a body that passed the limit while it was read → 413 ``body_too_large``."""
+    assert isinstance(exc, BodyTooLarge)
+    return too_large_response(exc)
 
 
 async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:

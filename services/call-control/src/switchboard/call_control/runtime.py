@@ -52,6 +52,7 @@ class CallControl:
     calls_kv: KeyValue
     keys: ApiKeys
     limiter: RateLimiter
+    auth_failures: RateLimiter
     signatures: TwilioSignatures
     profile_revisions: dict[str, int]
     webhooks: ResultWebhooks
@@ -163,6 +164,7 @@ async def running(
                         calls_kv=calls_kv,
                         keys=ApiKeys(config.api_keys),
                         limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
+                        auth_failures=RateLimiter(settings.auth_failures_per_s, settings.auth_failure_burst),
                         signatures=TwilioSignatures(
                             config.twilio_auth_token,
                             settings.twilio_account_sid,

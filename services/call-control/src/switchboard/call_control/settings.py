@@ -47,6 +47,18 @@ class CallControlSettings(ServiceSettings):
         default=2.0, gt=0, description="Requests per second per API key, sustained"
     )
     rate_limit_burst: int = Field(default=20, ge=1, description="Requests per API key allowed at once")
+    auth_failures_per_s: float = Field(
+        default=0.2, gt=0, description="Failed authentications per second per client address, sustained"
+    )
+    auth_failure_burst: int = Field(
+        default=10, ge=1, description="Failed authentications per client address before 429"
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="Largest request body accepted; a larger one is 413 before it is read",
+    )
     idempotency_ttl_s: float = Field(
         default=24 * 3600, gt=0, description="How long Idempotency-Keys are kept"
     )

@@ -31,8 +31,17 @@ def bind_call(call_id: str) -> None:
     _call_id.set(call_id)
 
 
+# JSON escapes control characters below U+0020 itself; these line breaks it keeps raw with ensure_ascii=False,
+# and line-based readers (Python's splitlines, JavaScript, many log shippers) split a record on them.
+_LINE_BREAKS = str.maketrans({"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object a line: time, level, logger, message, the bound call id and any `extra` fields."""
+    """One JSON object a line: time, level, logger, message, the bound call id and any `extra` fields.
+
+    Whatever a message holds (user input included), the record stays one line: every character that any
+    common reader takes for a line break is escaped.
+    """
 
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -55,7 +64,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return json.dumps(entry, default=str, ensure_ascii=False).translate(_LINE_BREAKS)
 
 
 class ConsoleFormatter(logging.Formatter):
