@@ -295,7 +295,7 @@ def test_the_edge_drains_before_it_stops() -> None:
     assert command[:2] == ["python", "-c"]
     compile(command[2], "preStop", "exec")
     env = {name: entry.get("value") for name, entry in _k8s_env(edge).items()}
-    port = env.get("MEDIA_EDGE_PORT") or MediaEdgeSettings.model_fields["port"].default
+    port = env.get("MEDIA_EDGE_OPS_PORT") or MediaEdgeSettings.model_fields["ops_port"].default
     deadline = (
         env.get("MEDIA_EDGE_DRAIN_DEADLINE_S") or MediaEdgeSettings.model_fields["drain_deadline_s"].default
     )

@@ -259,6 +259,8 @@ async def test_a_call_no_agent_can_take_reports_an_error_and_ends_cleanly(
         errors = [e for e in history if isinstance(e, ErrorOccurred)]
         assert len(errors) == 1 and errors[0].component == "media-edge" and errors[0].retryable
         assert [e.reason for e in history if isinstance(e, MediaStopped)] == ["attach_failed"]
+        record, _ = await running.edge.calls.get("orphan-1")
+        assert record.ended_reason == "attach_failed"  # what the record ends with, not `completed`
         await wait_for(lambda: "orphan-1" not in transcoder.calls, what="the transcoder to let the call go")
 
 

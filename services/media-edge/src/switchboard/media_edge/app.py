@@ -1,34 +1,29 @@
-"""The edge's HTTP face: the Twilio Media Streams WebSocket and the drain endpoint, built by a factory."""
+"""The edge's HTTP face: the Twilio Media Streams WebSocket, built by a factory.
+
+Nothing else is served on this port, which Twilio (and so anyone) reaches: `POST /drain` is on the ops port
+(`drain_action`). Request bodies are refused past a few kilobytes before they are read.
+"""
 
 from __future__ import annotations
 
-import ipaddress
+from fastapi import FastAPI, WebSocket
+from fastapi.responses import PlainTextResponse
 
-from fastapi import FastAPI, Request, WebSocket
-from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel
-
+from switchboard.common.runtime.http_limits import BodyLimit
 from switchboard.media_edge.edge import MediaEdge
 from switchboard.media_edge.session import MediaSession
 
 STREAM_PATH = "/twilio/stream"
 SIGNATURE_HEADER = "x-twilio-signature"
 CLOSE_POLICY = 1008
-
-
-class DrainReport(BaseModel):
-    """What `POST /drain` found and left."""
-
-    drained: bool
-    streams_at_start: int
-    closed_at_deadline: int
-    streams_left: int
-    waited_s: float
+MAX_BODY_BYTES = 4096
+"""This port serves no request with a body: anything larger is refused unread."""
 
 
 def create_app(edge: MediaEdge) -> FastAPI:
     """The ASGI app serving `edge`."""
     app = FastAPI(title="Switchboard media edge", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
 
     @app.websocket(STREAM_PATH)
     async def twilio_stream(websocket: WebSocket) -> None:
@@ -45,27 +40,4 @@ def create_app(edge: MediaEdge) -> FastAPI:
         await websocket.accept()
         await edge.serve(MediaSession(websocket, edge))
 
-    @app.post("/drain", response_model=DrainReport)
-    async def drain(request: Request) -> DrainReport | JSONResponse:
-        """Readiness off, no new streams; returns when the active streams have ended or the deadline passed."""
-        if edge.settings.drain_from_loopback_only and not _is_loopback(
-            request.client.host if request.client else ""
-        ):
-            return JSONResponse({"detail": "drain is only accepted from this host"}, status_code=403)
-        result = await edge.drain()
-        return DrainReport(
-            drained=result.drained,
-            streams_at_start=result.streams_at_start,
-            closed_at_deadline=result.closed_at_deadline,
-            streams_left=result.streams_left,
-            waited_s=round(result.waited_s, 3),
-        )
-
     return app
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

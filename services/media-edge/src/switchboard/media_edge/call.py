@@ -273,6 +273,7 @@ class EdgeCall:
     async def _attach_failed(self, exc: AttachError) -> None:
         """No replica took the call (at the start, or after one was lost): report it and end the leg."""
         self._log.error("could not attach the call: %s", exc.message)
+        await self._edge.record_end_reason(self.call_id, "attach_failed")
         self.outbox.post(
             ErrorOccurred(
                 component=MEDIA_EDGE_COMPONENT, code=exc.code, message=exc.message, retryable=exc.retryable

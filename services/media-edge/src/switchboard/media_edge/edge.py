@@ -8,11 +8,16 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import nats.errors
+
 from switchboard.common.bus.client import Bus
 from switchboard.common.bus.link import LinkWatch
+from switchboard.common.calls.record import CallRecord
 from switchboard.common.calls.store import CallStore
+from switchboard.common.errors import SwitchboardError
 from switchboard.common.profiles import ProfileStore
 from switchboard.common.recordings.store import RecordingStore
+from switchboard.common.runtime.logs import EveryNth
 from switchboard.common.runtime.ops_http import Health
 from switchboard.common.security.twilio_signature import is_valid_signature
 from switchboard.media_edge.downlink import PacingOptions
@@ -85,6 +90,7 @@ class MediaEdge:
         self.agent_epochs: dict[str, int] = {}
         """The current agent epoch of each call served here (set by its `EdgeCall`)."""
         self.sessions: set[ServedLeg] = set()
+        self._refusal_logs: dict[str, EveryNth] = {}
         self.draining = False
         self.drain_hooks: list[Callable[[], Awaitable[None]]] = []
         """Run when a drain begins (ways of taking calls other than the upgrade stop taking them)."""
@@ -102,10 +108,36 @@ class MediaEdge:
         return None
 
     def refuse_upgrade(self, reason: str, status: int, message: str) -> UpgradeRefusal:
-        """Count and log a refused upgrade."""
+        """Count a refused upgrade, and log it as a warning now and then (anyone can send them)."""
         self.metrics.refused.labels(reason).inc()
-        logger.warning("refused a media stream upgrade (%s): %s", reason, message)
+        if self._refusal_logs.setdefault(reason, EveryNth(100))():
+            logger.warning(
+                "refused a media stream upgrade (%s): %s (%d so far)",
+                reason,
+                message,
+                self._refusal_logs[reason].count,
+            )
         return UpgradeRefusal(reason, status, message)
+
+    async def record_end_reason(self, call_id: str, reason: str) -> None:
+        """Store why the edge ends a call (`drain_deadline`, `attach_failed`) before it closes the leg.
+
+        The record keeps the first reason given (a hang-up's, say); call-control's final status callback then
+        ends the record with it instead of `completed`. A record that cannot be written is logged, not fatal.
+        """
+
+        def with_reason(record: CallRecord) -> CallRecord | None:
+            if record.ended_reason or record.status.final:
+                return None
+            record.ended_reason = reason
+            return record
+
+        if not call_id:
+            return
+        try:
+            await self.calls.update(call_id, with_reason)
+        except (SwitchboardError, nats.errors.Error, TimeoutError) as e:
+            logger.warning("could not store the end reason %s: %s", reason, e, extra={"call_id": call_id})
 
     # --- streams ---------------------------------------------------------------------------------
 
@@ -155,6 +187,9 @@ class MediaEdge:
         except TimeoutError:
             left = list(self.sessions)
             logger.warning("drain deadline passed: closing %d streams", len(left))
+            await asyncio.gather(
+                *(self.record_end_reason(session.call_id, "drain_deadline") for session in left)
+            )
             await asyncio.gather(
                 *(session.close(CLOSE_GOING_AWAY, "drain_deadline") for session in left),
                 return_exceptions=True,

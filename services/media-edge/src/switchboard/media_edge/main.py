@@ -14,6 +14,7 @@ from switchboard.common.recordings.store import RecordingStore, ensure_recording
 from switchboard.common.runtime.lifecycle import run, service_context
 from switchboard.common.runtime.logs import configure_logging
 from switchboard.common.runtime.metrics import new_registry
+from switchboard.media_edge.drain_action import DRAIN_PATH, drain_action
 from switchboard.media_edge.edge import MediaEdge
 from switchboard.media_edge.livekit_leg import LiveKitAccess
 from switchboard.media_edge.livekit_rooms import LiveKitRooms
@@ -52,6 +53,7 @@ async def serve(settings: MediaEdgeSettings, stop: asyncio.Event) -> None:
             ),
         )
         server = EdgeServer(edge, host=settings.host, port=settings.port)
+        ctx.ops.add_action(DRAIN_PATH, drain_action(edge), loopback_only=settings.drain_from_loopback_only)
         # Compile and build every audio conversion now (readiness says "starting" meanwhile), so that the
         # first caller of this replica does not wait for it.
         await asyncio.to_thread(warm_up)

@@ -20,6 +20,19 @@ logger = logging.getLogger(__name__)
 GRACEFUL_SHUTDOWN_S = 10
 
 
+class _DeniedHandshakeFilter(logging.Filter):
+    """Drops uvicorn's ERROR after a WebSocket upgrade the app refused with an HTTP answer.
+
+    uvicorn (websockets-sansio) logs "ASGI callable returned without completing handshake." even when the app
+    sent a denial response, which is how the edge refuses an unsigned upgrade: anyone could fill the error
+    log. The edge counts and logs its refusals itself (`MediaEdge.refuse_upgrade`).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every other record."""
+        return record.getMessage() != "ASGI callable returned without completing handshake."
+
+
 class _Server(uvicorn.Server):
     """uvicorn without signal handlers of its own: the service's stop event drains the edge first.
 
@@ -54,6 +67,7 @@ class EdgeServer:
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         )
         self._server = _Server(self._config)
+        self._log_filter = _DeniedHandshakeFilter()
         self._task: asyncio.Task[None] | None = None
         self._heartbeats: asyncio.Task[None] | None = None
         self.port = 0
@@ -65,6 +79,7 @@ class EdgeServer:
 
     async def start(self) -> None:
         """Bind the port and serve (returns once listening)."""
+        logging.getLogger("uvicorn.error").addFilter(self._log_filter)
         sock = self._config.bind_socket()
         self.port = int(sock.getsockname()[1])
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="uvicorn")
@@ -92,6 +107,7 @@ class EdgeServer:
         self._server.should_exit = True
         if self._task is not None:
             await self._task
+        logging.getLogger("uvicorn.error").removeFilter(self._log_filter)
         if self._heartbeats is not None:
             self._heartbeats.cancel()
             with contextlib.suppress(asyncio.CancelledError):
