@@ -28,6 +28,8 @@ class DebianTool:
 
 PROMETHEUS = DebianTool("prometheus", "prometheus")
 PROMTOOL = DebianTool("promtool", "prometheus")
+CHROMIUM = DebianTool("chromium", "chromium")
+"""The console's browser tests drive it headless through Playwright (never `playwright install`)."""
 
 
 def ensure(tool: DebianTool) -> str:

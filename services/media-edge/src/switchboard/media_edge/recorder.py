@@ -170,8 +170,12 @@ class CallRecorder:
                     await self._wake.wait()
             if self._finished:
                 return
-            self._commit(self._index(self._clock() - self._hold))
-            await self._store_full_chunks()
+            await self.store_due()
+
+    async def store_due(self) -> None:
+        """Interleave what can no longer change (older than `hold`) and store the chunks that are full."""
+        self._commit(self._index(self._clock() - self._hold))
+        await self._store_full_chunks()
 
     async def finish(self) -> Manifest:
         """The call ended: store the rest and the manifest. What was not played by now was not heard."""
