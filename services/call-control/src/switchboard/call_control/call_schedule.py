@@ -22,6 +22,7 @@ from nats.js import JetStreamContext
 from nats.js import api as js_api
 
 from switchboard.call_control.metrics import CallControlMetrics
+from switchboard.call_control.pull_batches import pull_batches
 from switchboard.common.bus import subjects
 from switchboard.common.bus.client import Bus
 from switchboard.common.calls.record import CallRecord, CallStatus
@@ -102,27 +103,23 @@ class CallScheduler:
             stream=subjects.CALL_SCHEDULE_STREAM,
             config=self.consumer_config(),
         )
-        counted_at = 0.0
-        while not stop.is_set():
-            if time.monotonic() - counted_at > 15.0:
-                counted_at = time.monotonic()
-                with contextlib.suppress(Exception):  # a gauge; the next pass counts again
-                    self._metrics.scheduled_pending.set(await self.pending())
-            try:
-                messages = await sub.fetch(32, timeout=1.0)
-            except (nats.errors.TimeoutError, TimeoutError):  # nothing due now
-                continue
-            except Exception:  # the loop's boundary: a bus outage must not end the scheduler
-                logger.warning("fetching scheduled calls failed; trying again", exc_info=True)
-                await asyncio.sleep(1.0)
-                continue
+        async for messages in pull_batches(sub, stop, batch=32, what="scheduled calls"):
             for msg in messages:
                 try:
                     await self._settle(msg)
                 except Exception:  # tried again after ack_wait; the other calls go on
                     logger.exception("placing a scheduled call failed", extra={"call_id": msg.subject})
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
+
+    async def count_pending_until(self, stop: asyncio.Event, every_s: float = 15.0) -> None:
+        """Keep the pending gauge current (also while no scheduled call falls due)."""
+        while not stop.is_set():
+            await self._count_pending()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every_s)
+
+    async def _count_pending(self) -> None:
+        with contextlib.suppress(Exception):  # a gauge; the next pass counts again
+            self._metrics.scheduled_pending.set(await self.pending())
 
     async def _settle(self, msg: Msg) -> None:
         call_id = subjects.last_token(msg.subject)

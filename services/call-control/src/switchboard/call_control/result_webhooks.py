@@ -12,10 +12,10 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-import nats.errors
 from nats.js import api as js_api
 
 from switchboard.call_control.problems import ApiProblem
+from switchboard.call_control.pull_batches import pull_batches
 from switchboard.call_control.webhook_outbox import CALL_ENDED, WebhookOutbox, call_data
 from switchboard.call_control.webhook_signing import WebhookSecrets
 from switchboard.call_control.webhook_targets import WebhookTargetPolicy
@@ -117,15 +117,7 @@ class ResultWebhooks:
             stream=subjects.CALL_EVENTS_STREAM,
             config=self.consumer_config(),
         )
-        while not stop.is_set():
-            try:
-                messages = await sub.fetch(32, timeout=1.0)
-            except (nats.errors.TimeoutError, TimeoutError):  # nothing to do for now
-                continue
-            except Exception:  # the loop's boundary: a bus outage must not end the watcher
-                logger.warning("fetching ended calls failed; trying again", exc_info=True)
-                await asyncio.sleep(1.0)
-                continue
+        async for messages in pull_batches(sub, stop, batch=32, what="ended calls"):
             for msg in messages:
                 call_id = subjects.call_id_of(msg.subject)
                 try:
@@ -137,5 +129,3 @@ class ResultWebhooks:
                     logger.exception("acting on the end of a call failed", extra={"call_id": call_id})
                     continue
                 await msg.ack()
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()

@@ -154,6 +154,7 @@ async def running(
                 tasks.create_task(webhooks.run(stop), name="call-ended-watcher")
                 tasks.create_task(deliverer.run(stop), name="webhook-deliverer")
                 tasks.create_task(scheduler.run(stop), name="call-scheduler")
+                tasks.create_task(scheduler.count_pending_until(stop), name="scheduled-calls-gauge")
                 try:
                     yield CallControl(
                         settings=settings,

@@ -17,11 +17,11 @@ import time
 from dataclasses import dataclass
 
 import aiohttp
-import nats.errors
 from nats.aio.msg import Msg
 from nats.js import api as js_api
 
 from switchboard.call_control.metrics import CallControlMetrics
+from switchboard.call_control.pull_batches import pull_batches
 from switchboard.call_control.webhook_outbox import (
     EVENT_ID_HEADER,
     EVENT_TYPE_HEADER,
@@ -131,20 +131,12 @@ class WebhookDeliverer:
             aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT}) as http,
             asyncio.TaskGroup() as tasks,
         ):
-            while not stop.is_set():
-                try:
-                    messages = await sub.fetch(self._config.concurrency, timeout=1.0)
-                except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either when nothing came
-                    continue
-                except Exception:  # the loop's boundary: a bus outage must not end deliveries
-                    logger.warning("fetching webhook events failed; trying again", exc_info=True)
-                    await asyncio.sleep(1.0)
-                    continue
+            async for messages in pull_batches(
+                sub, stop, batch=self._config.concurrency, what="webhook events"
+            ):
                 for msg in messages:
                     await slots.acquire()
                     tasks.create_task(self._deliver_and_release(http, msg, slots))
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
 
     async def _deliver_and_release(
         self, http: aiohttp.ClientSession, msg: Msg, slots: asyncio.Semaphore
