@@ -273,6 +273,13 @@ class DevPlatform:
                     "INBOUND_PROFILES": os.environ.get(
                         "SWITCHBOARD_INBOUND_PROFILES", f"{number}=receptionist-openai"
                     ),
+                    # result webhooks may go to a receiver on this machine, in plain http
+                    "RESULT_WEBHOOK_URL": os.environ.get("SWITCHBOARD_WEBHOOK_URL", ""),
+                    "RESULT_WEBHOOK_SECRET": os.environ.get(
+                        "SWITCHBOARD_WEBHOOK_SECRET", "dev-webhook-secret-0123456789"
+                    ),
+                    "RESULT_WEBHOOK_ALLOW_HTTP": "true",
+                    "RESULT_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1,localhost",
                 },
             ),
         ]
