@@ -187,3 +187,41 @@ async def test_a_scheduled_call_is_placed_at_its_time_and_bad_times_are_refused(
         record = await cc.wait_record(call_id, lambda r: r.status.final, within_s=20)
         assert record.status == CallStatus.BUSY
         assert len(cc.twilio.requests_to("POST", "/Calls.json")) == 1
+
+
+async def test_a_flows_call_back_is_placed_at_the_asked_time_with_the_confirmed_fields(
+    call_control: RunCallControl,
+) -> None:
+    async with call_control() as cc:
+        cc.twilio.callees[CALLEE] = Callee.answering(hang_up_after_s=1.0)
+        call_id = (await cc.create({"to": CALLEE, "profile": "receptionist-openai"})).json()["call_id"]
+        asked = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0)
+        flow = FlowState(
+            phase="done",
+            fields=[
+                FieldState(
+                    id="driver_name", raw=["Juan Pérez"], value="Juan Pérez", confirmed=True, attempts=1
+                ),
+                FieldState(id="tractor_number", raw=["uno"], value="1", confirmed=False, attempts=1),
+            ],
+            outcome="call_back",
+            call_back_at=asked.isoformat(),
+        )
+
+        def asked_for_a_call_back(record: CallRecord) -> CallRecord:
+            record.flow, record.outcome = flow, "call_back"
+            return record
+
+        await cc.store.update(call_id, asked_for_a_call_back)
+        ended = await cc.wait_record(call_id, lambda r: bool(r.next_call_id), within_s=20)
+        back = await cc.record(ended.next_call_id)
+        assert back.scheduled_reason == "call_back" and back.attempt == 2
+        assert datetime.fromtimestamp(back.scheduled_ns / 1e9, UTC) == asked
+        assert back.flow is not None and back.flow.phase == "permission"
+        assert [(f.id, f.value, f.confirmed) for f in back.flow.fields] == [
+            ("driver_name", "Juan Pérez", True),
+            ("tractor_number", None, False),
+        ]
+        placed = await cc.wait_record(back.call_id, lambda r: bool(r.provider_call_id), within_s=20)
+        assert placed.status != CallStatus.SCHEDULED
+        assert len(cc.twilio.requests_to("POST", "/Calls.json")) == 2
