@@ -159,6 +159,14 @@ class Profile(BaseModel):
         description="Where call-control sends this profile's result webhooks (its secret is a setting)",
     )
 
+    @field_validator("recording", mode="before")
+    @classmethod
+    def _yaml_switch(cls, value: object) -> object:
+        # YAML 1.1 reads a bare `on`/`off` as a boolean: take it as the word it was.
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:

@@ -59,6 +59,7 @@ def ready_banner(
         f"READY in {seconds:.1f} s: every service answers /readyz",
         f"  API          http://{host}:{ports.call_control}/v1/calls   (Authorization: Bearer {api_key})",
         f"  API docs     http://{host}:{ports.call_control}/docs",
+        f"  console      http://localhost:{ports.call_control}/console   (sign in with the API key)",
         f"  media-edge   ws://{host}:{ports.edge}/twilio/stream",
         f"  ops          {ops} (/metrics, /healthz, /readyz)",
         f"  NATS         {platform.nats_url}",
