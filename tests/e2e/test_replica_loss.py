@@ -33,6 +33,7 @@ async def test_a_call_survives_the_death_of_its_agent_replica(platform: Platform
     async with asyncio.timeout(30):
         resumed_at = await phone.wait_for_audio(after_s=killed_at)  # the other replica speaks up
         await phone.wait_for_silence(1.0)
+    print(f"FIGURE agent replica killed: agent audio back after {resumed_at - killed_at:.2f} s")
     assert resumed_at - killed_at < 15
 
     spoken = await phone.say("I would like to book a cleaning.")

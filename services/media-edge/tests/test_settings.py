@@ -31,7 +31,7 @@ def test_components_are_lost_only_after_more_than_a_heartbeat_interval(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings = MediaEdgeSettings()
-    assert (settings.component_timeout_s, settings.max_reattaches) == (4.0, 3)
+    assert (settings.component_timeout_s, settings.max_reattaches) == (2.0, 3)
     monkeypatch.setenv("MEDIA_EDGE_COMPONENT_TIMEOUT_S", "1.5")
     monkeypatch.setenv("MEDIA_EDGE_MAX_REATTACHES", "0")
     settings = MediaEdgeSettings(heartbeat_interval_s=1.0)

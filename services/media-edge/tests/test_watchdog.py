@@ -152,8 +152,13 @@ async def test_an_agent_that_stops_heartbeating_is_replaced_and_the_caller_hears
             await first.wait_playout(played, timeout_s=10)
             survivor = await agents("replica-b")
             await dying.stop()  # the pod is gone: no more heartbeats, no more attach replies
+            assert first.caller_seqs is not None
+            last_heard_by_the_dead = first.caller_seqs[1]
 
             second = await survivor.wait_for_call(call_id, timeout_s=15)
+            await wait_for(lambda: second.caller_seqs is not None, what="caller audio at the new agent")
+            assert second.caller_seqs is not None
+            assert second.caller_seqs[0] <= last_heard_by_the_dead + 1, "caller audio of the hand-over lost"
             assert second.request.resume and second.request.first_generation > played
             assert [request.resume for request in agent_requests] == [False, True]
             frames_at_attach = second.caller_frames

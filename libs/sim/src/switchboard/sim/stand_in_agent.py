@@ -90,6 +90,8 @@ class AgentCall:
         self.cleared = 0
         self.playouts: list[Playout] = []
         self.caller_frames = 0
+        self.caller_seqs: tuple[int, int] | None = None
+        """The first and the last `seq` of caller audio received."""
         self.ended = asyncio.Event()
         self._bus = bus
         self._seq = 0
@@ -175,6 +177,8 @@ class AgentCall:
 
     async def _on_caller_frame(self, frame: AudioFrame) -> None:
         self.caller_frames += 1
+        first = frame.seq if self.caller_seqs is None else self.caller_seqs[0]
+        self.caller_seqs = (first, frame.seq)
         if not self.echo:
             return
         if self.generation <= self.cleared:

@@ -172,6 +172,8 @@ class EdgeCall:
             fence=self._fence,
             store_epoch=self._store_agent_epoch,
             link=self._edge.link.up_since,
+            hold_caller=self.uplink.hold,
+            resume_caller=self.uplink.resume,
             highest_generation=lambda: downlink.highest_generation,
             report=self.outbox.post,
             give_up=self._attach_failed,

@@ -52,12 +52,12 @@ class MediaEdgeSettings(ServiceSettings):
     bus_backlog_limit_bytes: int = Field(default=1 << 20, ge=65536)
     event_publish_timeout_s: float = Field(default=5.0, gt=0.0)
     heartbeat_interval_s: float = Field(
-        default=1.0,
+        default=0.5,
         gt=0.0,
         description="ctl.heartbeat period (the platform's: transcoders and agents use the same)",
     )
     component_timeout_s: float = Field(
-        default=4.0,
+        default=2.0,
         description="A transcoder or agent silent (no ctl.heartbeat) this long is lost: the call is attached again",
     )
     max_reattaches: int = Field(

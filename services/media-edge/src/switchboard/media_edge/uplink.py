@@ -55,6 +55,8 @@ class Uplink:
         self._max_b64 = 4 * ((max_payload_bytes + 2) // 3)
         self._early: deque[AudioFrame] = deque()
         self._early_max = max(1, round(early_audio_ms / FRAME_MS))
+        self._recent: deque[AudioFrame] = deque(maxlen=self._early_max)  # as received, for a hand-over
+        self._route: AudioRoute | None = None
         self._backlog_limit = backlog_limit_bytes
         self._origin = time.monotonic()
         self._last_chunk = 0
@@ -100,6 +102,7 @@ class Uplink:
             self.tap(payload, timestamp)
         frame = AudioFrame(self._call_id, chunk, timestamp, received_ns, 0, payload)
         if self._live:
+            self._recent.append(AudioFrame(self._call_id, chunk, timestamp, received_ns, 0, payload))
             if self._convert is not None:
                 frame.payload = self._convert(payload)
             await self._publish(frame)
@@ -109,13 +112,34 @@ class Uplink:
             metrics.dropped.labels("before_setup").inc()
         self._early.append(frame)
 
+    def hold(self, since_ns: int) -> None:
+        """The agent is being replaced: hold caller audio again, starting with what it sent since `since_ns`.
+
+        The audio published since the lost agent was last heard may never have reached a model; it is held
+        (up to the same limit as at set-up) with what comes next, and given to the new agent by `resume()`.
+        """
+        if not self._live:
+            return
+        self._live = False
+        self._early = deque(frame for frame in self._recent if frame.ingest_ns >= since_ns)
+        self._recent.clear()
+
+    async def resume(self) -> None:
+        """The new agent is attached: publish what was held, then go on as before."""
+        if self._route is not None and not self._live:
+            await self.go_live(self._route)
+
     async def go_live(self, route: AudioRoute) -> None:
         """The call is attached: publish what was held, in order, then every frame as it comes, along `route`."""
+        self._route = route
         self._subject = subjects.audio(self._call_id, Direction.IN, route.in_format)
         self._convert = route.inbound.process if route.inbound is not None else None
         early = self._early
         while early:  # frames that arrive meanwhile join the end of the line
             frame = early.popleft()
+            self._recent.append(
+                AudioFrame(frame.call_id, frame.seq, frame.media_ms, frame.ingest_ns, 0, frame.payload)
+            )
             if self._convert is not None:
                 frame.payload = self._convert(frame.payload)
             await self._publish(frame)

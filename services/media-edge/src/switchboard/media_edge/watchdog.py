@@ -110,8 +110,14 @@ class ComponentWatchdog:
         active: Callable[[], bool],
         log: logging.LoggerAdapter[logging.Logger],
         link: Callable[[], float | None] = _always_up,
+        hold_caller: Callable[[int], None] = lambda _since_ns: None,
+        resume_caller: Callable[[], Awaitable[None]] | None = None,
         clock: Clock = time.monotonic,
     ) -> None:
+        # hold_caller(since_ns) holds caller audio (from that wall-clock time) while an agent is replaced;
+        # resume_caller() gives it to the new one.
+        self._hold_caller = hold_caller
+        self._resume_caller = resume_caller
         self.liveness = Liveness(settings.component_timeout_s, clock, link)
         self._fence = fence
         self._store_epoch = store_epoch
@@ -183,6 +189,7 @@ class ComponentWatchdog:
         request = self._request
         try:
             if component.kind == "agent":
+                self._hold_caller(time.time_ns() - int(silent_s * 1e9))
                 first = max(request.first_generation, self._highest_generation() + 1)
                 epoch = self._fence.next_epoch(first)
                 await self._store_epoch(
@@ -203,4 +210,6 @@ class ComponentWatchdog:
             return False
         self._metrics.reattaches.labels(component.kind, "attached").inc()
         self.liveness.watch(replacement)
+        if component.kind == "agent" and self._resume_caller is not None:
+            await self._resume_caller()
         return True

@@ -16,5 +16,5 @@ class TranscoderSettings(ServiceSettings):
     ops_port: int = 9103
     capacity: int = Field(default=400, ge=1)
     idle_timeout_s: float = Field(default=30.0, gt=0)
-    heartbeat_interval_s: float = Field(default=1.0, gt=0)
+    heartbeat_interval_s: float = Field(default=0.5, gt=0)
     drain_timeout_s: float = Field(default=900.0, ge=0, description="How long calls may go on after SIGTERM")

@@ -460,12 +460,16 @@ class CallAgent(SessionEvents):
             return
         generation.transcript_published = True
         text = generation.heard_text() if generation.cleared else generation.full_text
-        await self._bus.publish_event(
-            self.call_id,
-            TranscriptTurn(
-                role="agent", text=text, generation=generation.number, interrupted=generation.cleared
-            ),
+        turn = TranscriptTurn(
+            role="agent", text=text, generation=generation.number, interrupted=generation.cleared
         )
+        try:  # the message id makes a retry of a turn that was stored after all a no-op
+            await self._bus.publish_event(
+                self.call_id, turn, msg_id=f"{self.call_id}:turn:{generation.number}"
+            )
+        except (NatsError, TimeoutError) as exc:  # NATS away: tried again when the call ends here
+            generation.transcript_published = False
+            logger.warning("agent turn %d not stored yet: %r", generation.number, exc)
 
     # --- tools -----------------------------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ class AgentSettings(ServiceSettings):
     """What both agent services take; each subclasses it with its env prefix and provider settings."""
 
     capacity: int = Field(default=100, ge=1)
-    heartbeat_interval_s: float = Field(default=1.0, gt=0)
+    heartbeat_interval_s: float = Field(default=0.5, gt=0)
     out_frame_ms: int = Field(
         default=20, ge=10, le=200, description="Agent audio goes out in whole steps of this"
     )
