@@ -82,6 +82,24 @@ async def test_an_outbound_call_greets_answers_stops_on_barge_in_and_ends_throug
     assert "barge_in" in _types(record) and "ended" in _types(record)
     tools = [e for e in timeline if e["type"] == "tool_call"]
     assert [t["name"] for t in tools] == ["end_call"]
+    if profile == "receptionist-openai":  # the demo profile records its calls
+        await _check_recording(platform, call_id)
+
+
+async def _check_recording(platform: Platform, call_id: str) -> None:
+    async with asyncio.timeout(20):
+        while True:
+            recording = (await platform.call(call_id)).get("recording")
+            assert isinstance(recording, dict), "the record says the call is recorded"
+            if recording["state"] != "recording":
+                break
+            await asyncio.sleep(0.1)
+    assert recording["state"] == "complete" and recording["duration_s"] > 3
+    url = f"{platform.api}/v1/calls/{call_id}/recording"
+    async with platform.http.get(url, headers=platform.auth) as response:
+        assert response.status == 200 and response.headers["Content-Type"] == "audio/wav"
+        wav = await response.read()
+    assert wav[:4] == b"RIFF" and len(wav) == 44 + 2 * recording["size_bytes"]
 
 
 async def test_an_inbound_call_is_answered_by_the_numbers_profile(platform: Platform) -> None:
