@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
@@ -11,11 +12,20 @@ from dataclasses import dataclass, field, replace
 import aiohttp
 import pytest
 import pytest_asyncio
+from livekit.protocol import sip
 
-from switchboard.devkit.dev_config import DEV_NUMBER, EDGE_PUBLIC_URL, DevPlatform, Ports, Secrets
+from switchboard.devkit.dev_config import (
+    DEV_LIVEKIT_TRUNK,
+    DEV_NUMBER,
+    EDGE_PUBLIC_URL,
+    DevPlatform,
+    Ports,
+    Secrets,
+)
 from switchboard.devkit.nats_server import EmbeddedNats, free_port
 from switchboard.devkit.platform import ProcessGroup, ProcessSpec
 from switchboard.sim.gemini_live import GeminiLiveConfig, GeminiLiveEmulator, GeminiScript, ScriptedToolCall
+from switchboard.sim.livekit import ApiKeys, LiveKitEmulator
 from switchboard.sim.openai_realtime import Behaviour, FunctionCallSpec, OpenAIRealtimeEmulator, Script, Turn
 from switchboard.sim.phone import MediaStreamCall
 from switchboard.sim.twilio_rest.behaviour import Callee
@@ -77,6 +87,8 @@ class Platform:
     """Each service's ops ports (/metrics, /readyz), one per replica."""
     nats_monitor: str = ""
     """NATS's monitoring endpoint (/varz)."""
+    livekit: LiveKitEmulator | None = None
+    """The LiveKit emulator (its SIP service dials and places the LiveKit calls)."""
 
     @property
     def auth(self) -> dict[str, str]:
@@ -122,6 +134,20 @@ class Platform:
             return len((await response.json())["calls"])
 
 
+def configure_livekit(livekit: LiveKitEmulator) -> None:
+    """The outbound trunk call-control dials on, and an inbound trunk for our number with a dispatch rule."""
+    livekit.sip.add_outbound_trunk(
+        sip.SIPOutboundTrunkInfo(sip_trunk_id=DEV_LIVEKIT_TRUNK, numbers=[DEV_NUMBER])
+    )
+    trunk = livekit.sip.add_inbound_trunk(sip.SIPInboundTrunkInfo(numbers=[DEV_NUMBER]))
+    individual = sip.SIPDispatchRuleIndividual(room_prefix="call-")
+    livekit.sip.add_dispatch_rule(
+        sip.SIPDispatchRuleInfo(
+            rule=sip.SIPDispatchRule(dispatch_rule_individual=individual), trunk_ids=[trunk.sip_trunk_id]
+        )
+    )
+
+
 async def _ready(http: aiohttp.ClientSession, port: int) -> bool:
     try:
         async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
@@ -137,6 +163,7 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pl
     ports = Ports(**{name: free_port() for name in Ports.__dataclass_fields__})
     with EmbeddedNats(monitor_port=free_port()) as nats:
         async with (
+            contextlib.AsyncExitStack() as stack,
             OpenAIRealtimeEmulator(
                 script=openai_script(),
                 behaviour=Behaviour(first_delta_latency_s=0.2),
@@ -158,6 +185,14 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pl
                     status_callback=f"http://127.0.0.1:{ports.call_control}/twilio/status",
                 )
                 ports = replace(ports, twilio_emulator=int(twilio.base_url.rsplit(":", 1)[1]))
+                livekit = await stack.enter_async_context(
+                    LiveKitEmulator(
+                        keys=ApiKeys(keys.livekit_api_key, keys.livekit_api_secret),
+                        port=ports.livekit_emulator,
+                        webhook_urls=[f"http://127.0.0.1:{ports.call_control}/livekit/webhook"],
+                    )
+                )
+                configure_livekit(livekit)
                 dev = DevPlatform(nats.url, state, ports=ports, keys=keys, extra_env={"LOG_LEVEL": "INFO"})
                 group = ProcessGroup(colour=False)
                 openai_agents: dict[str, asyncio.subprocess.Process] = {}
@@ -202,6 +237,7 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pl
                             nats,
                             ops_ports,
                             nats.monitor_url or "",
+                            livekit,
                         )
                 finally:  # also when start-up fails: no service outlives the session
                     await group.stop()

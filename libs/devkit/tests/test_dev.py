@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 REPO = Path(__file__).resolve().parents[3]
 SERVICES = ("transcoder", "media-edge", "agent-openai", "agent-gemini", "call-control")
-EMULATORS = ("twilio-emulator", "openai-emulator", "gemini-emulator")
+EMULATORS = ("twilio-emulator", "livekit-emulator", "openai-emulator", "gemini-emulator")
 
 
 class Output:

@@ -22,6 +22,8 @@ from switchboard.devkit.readiness import ReadyProbe
 DEV_API_KEY = "dev-api-key-0123456789"
 EDGE_PUBLIC_URL = "wss://edge.switchboard.local/twilio/stream"
 DEV_NUMBER = "+14155550100"
+DEV_LIVEKIT_TRUNK = "ST_dev_outbound"
+"""The outbound trunk of the LiveKit emulator in `make dev`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,7 @@ class Ports:
     transcoder_ops: int = 9103
     agent_openai_ops: int = 9104
     agent_gemini_ops: int = 9105
+    livekit_emulator: int = 7880
 
     @classmethod
     def free(cls) -> Ports:
@@ -55,6 +58,8 @@ class Secrets:
     api_key: str = DEV_API_KEY
     openai_key: str = "dev-openai-key"
     gemini_key: str = "dev-gemini-key"
+    livekit_api_key: str = "devkey"
+    livekit_api_secret: str = field(default_factory=lambda: "dev-livekit-secret-" + secrets.token_hex(16))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +72,10 @@ class Providers:
     gemini_key: str | None = None
     public_base_url: str | None = None
     public_stream_url: str | None = None
+    livekit_url: str | None = None
+    livekit_api_key: str | None = None
+    livekit_api_secret: str | None = None
+    livekit_trunk: str | None = None
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str]) -> Providers:
@@ -78,6 +87,17 @@ class Providers:
             gemini_key=env.get("GEMINI_API_KEY") or None,
             public_base_url=env.get("SWITCHBOARD_PUBLIC_BASE_URL") or None,
             public_stream_url=env.get("SWITCHBOARD_PUBLIC_STREAM_URL") or None,
+            livekit_url=env.get("LIVEKIT_URL") or None,
+            livekit_api_key=env.get("LIVEKIT_API_KEY") or None,
+            livekit_api_secret=env.get("LIVEKIT_API_SECRET") or None,
+            livekit_trunk=env.get("LIVEKIT_OUTBOUND_TRUNK_ID") or None,
+        )
+
+    @property
+    def real_livekit(self) -> bool:
+        """A LiveKit server (URL, key, secret) and its outbound trunk are all set."""
+        return bool(
+            self.livekit_url and self.livekit_api_key and self.livekit_api_secret and self.livekit_trunk
         )
 
     @property
@@ -102,7 +122,17 @@ class Providers:
             if self.gemini_key
             else f"emulated at https://127.0.0.1:{ports.gemini_emulator} (TLS, its own CA)"
         )
-        return [f"Twilio       {twilio}", f"OpenAI       {openai}", f"Gemini Live  {gemini}"]
+        livekit = (
+            f"REAL at {self.livekit_url} (trunk {self.livekit_trunk})"
+            if self.real_livekit
+            else f"emulated at ws://127.0.0.1:{ports.livekit_emulator} (its SIP phones answer every number)"
+        )
+        return [
+            f"Twilio       {twilio}",
+            f"LiveKit      {livekit}",
+            f"OpenAI       {openai}",
+            f"Gemini Live  {gemini}",
+        ]
 
 
 @dataclass(slots=True)
@@ -141,6 +171,7 @@ class DevPlatform:
             "gemini-emulator": ReadyProbe(
                 "gemini-emulator", ports.gemini_emulator, needs_file=self.gemini_ca
             ),
+            "livekit-emulator": ReadyProbe("livekit-emulator", ports.livekit_emulator),
         }
         return [
             ReadyProbe(name, services[name], path="/readyz", host=host)
@@ -182,6 +213,17 @@ class DevPlatform:
                      "--status-callback", f"http://127.0.0.1:{ports.call_control}/twilio/status"],
                 )
             )  # fmt: skip
+        if not p.real_livekit:
+            specs.append(
+                ProcessSpec(
+                    "livekit-emulator",
+                    [python, "-m", "switchboard.sim.livekit", "--port", str(ports.livekit_emulator),
+                     "--api-key", keys.livekit_api_key, "--api-secret", keys.livekit_api_secret,
+                     "--outbound-trunk", f"{DEV_LIVEKIT_TRUNK}={self.from_number}",
+                     "--inbound-number", self.from_number, "--room-prefix", "call-",
+                     "--webhook", f"http://127.0.0.1:{ports.call_control}/livekit/webhook"],
+                )
+            )  # fmt: skip
         if not p.openai_key:
             specs.append(
                 ProcessSpec(
@@ -199,6 +241,30 @@ class DevPlatform:
                 )
             )  # fmt: skip
         return specs
+
+    @property
+    def from_number(self) -> str:
+        """The platform's number: caller ID of outbound calls, and the number inbound calls are made to."""
+        return os.environ.get("TWILIO_FROM_NUMBER", DEV_NUMBER)
+
+    def livekit(self, *, signalling: bool) -> dict[str, str]:
+        """The LiveKit settings of a service (the edge connects by WebSocket, call-control by HTTP)."""
+        p, ports, keys = self.providers, self.ports, self.keys
+        if p.real_livekit and p.livekit_url and p.livekit_api_key and p.livekit_api_secret:
+            url = p.livekit_url
+            if not signalling:
+                url = url.replace("wss://", "https://", 1).replace("ws://", "http://", 1)
+            return {
+                "LIVEKIT_URL": url,
+                "LIVEKIT_API_KEY": p.livekit_api_key,
+                "LIVEKIT_API_SECRET": p.livekit_api_secret,
+            }
+        scheme = "ws" if signalling else "http"
+        return {
+            "LIVEKIT_URL": f"{scheme}://127.0.0.1:{ports.livekit_emulator}",
+            "LIVEKIT_API_KEY": keys.livekit_api_key,
+            "LIVEKIT_API_SECRET": keys.livekit_api_secret,
+        }
 
     def services(self) -> list[ProcessSpec]:
         """The five services, configured for the real providers or the emulators."""
@@ -242,6 +308,7 @@ class DevPlatform:
                     "PUBLIC_STREAM_URL": stream_url,
                     "TWILIO_AUTH_TOKEN": self.twilio_auth_token,
                     "STREAM_SECRET": keys.stream_secret,
+                    **self.livekit(signalling=True),
                 },
             ),
             _service(
@@ -270,6 +337,10 @@ class DevPlatform:
                     "STREAM_SECRET": keys.stream_secret,
                     "PROFILES_DIR": "profiles",
                     "ALLOWED_COUNTRIES": "US,CA,MX",
+                    **self.livekit(signalling=False),
+                    "LIVEKIT_OUTBOUND_TRUNK_ID": p.livekit_trunk
+                    if p.real_livekit and p.livekit_trunk
+                    else DEV_LIVEKIT_TRUNK,
                     "INBOUND_PROFILES": os.environ.get(
                         "SWITCHBOARD_INBOUND_PROFILES", f"{number}=receptionist-openai"
                     ),

@@ -136,6 +136,8 @@ class CallSummary(BaseModel):
     profile: str
     profile_revision: int
     provider_call_id: str
+    room: str = Field(default="", description="The LiveKit room of a livekit call")
+    sip_status: str = Field(default="", description="The SIP status of a LiveKit call that did not connect")
     answered_by: str
     created_at: datetime | None
     answered_at: datetime | None
@@ -167,6 +169,8 @@ class CallSummary(BaseModel):
             profile=record.profile,
             profile_revision=record.profile_revision,
             provider_call_id=record.provider_call_id,
+            room=record.room,
+            sip_status=record.sip_status,
             answered_by=record.answered_by,
             created_at=iso(record.created_ns),
             answered_at=iso(record.answered_ns),

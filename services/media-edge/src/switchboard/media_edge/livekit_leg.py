@@ -25,7 +25,7 @@ from livekit import api, rtc
 from switchboard.common.bus.formats import AudioFormat
 from switchboard.common.bus.messages import CallProgress, Hangup
 from switchboard.common.calls.record import CallStatus
-from switchboard.common.profiles import PROVIDER_AUDIO
+from switchboard.common.profiles import PROVIDER_AUDIO, Profile
 from switchboard.common.runtime.logs import bind_call
 from switchboard.media_edge.call import EdgeCall
 from switchboard.media_edge.call_setup import Refusal, claim_call
@@ -92,6 +92,11 @@ class LiveKitSession:
         self._caller_gone = False
         self._sequence = 0
         self._last_status: CallStatus | None = None
+        self._profile: Profile | None = None
+        self._answered = False
+        self._connected = False
+        self._mic: rtc.Track | None = None
+        self._listening = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._log: logging.LoggerAdapter[logging.Logger] = logging.LoggerAdapter(logger, {"room": room_name})
 
@@ -141,9 +146,11 @@ class LiveKitSession:
                 self._log,
             )
             self._log.info("joined the room")
-            self._spawn(self.call.connect(profile), "connect")
+            self._profile = profile
             for participant in self._room.remote_participants.values():
                 self._on_participant(participant)
+            self._connect()
+            self._listen_to_caller()
             await self._ended.wait()
         finally:
             await self._teardown(source)
@@ -232,7 +239,8 @@ class LiveKitSession:
         if self._caller is None or participant.sid != self._caller.sid:
             return
         self._caller_gone = True
-        self._report(CallStatus.COMPLETED, "hangup")
+        if self._answered:  # unanswered: the dial's SIP status is the outcome (call-control has it)
+            self._report(CallStatus.COMPLETED, "hangup")
         hung_up = self.call is not None and self.call.hangup_requested
         if not self._closing:
             self.end_reason = "hangup" if hung_up else "stop"
@@ -242,7 +250,8 @@ class LiveKitSession:
     def _on_disconnected(self, reason: object) -> None:
         if not self._caller_gone and self._caller is not None:
             self._caller_gone = True
-            self._report(CallStatus.COMPLETED, "room_closed")
+            if self._answered:
+                self._report(CallStatus.COMPLETED, "room_closed")
         if not self._closing:
             hung_up = self.call is not None and self.call.hangup_requested
             self.end_reason = "hangup" if hung_up else "room_closed"
@@ -257,7 +266,14 @@ class LiveKitSession:
         if self._caller is None:
             self._on_participant(participant)
             return
-        self._spawn(self._listen(track), "mic")
+        self._mic = track
+        self._listen_to_caller()
+
+    def _listen_to_caller(self) -> None:
+        """Take the caller's microphone once there is one and the call is set up (whichever comes last)."""
+        if self._mic is not None and self.call is not None and not self._listening:
+            self._listening = True
+            self._spawn(self._listen(self._mic), "mic")
 
     def _on_dtmf(self, dtmf: rtc.SipDTMF) -> None:
         if self.call is None or (dtmf.participant is not None and not self._is_caller(dtmf.participant)):
@@ -265,10 +281,21 @@ class LiveKitSession:
         self.call.on_dtmf(dtmf.digit)
 
     def _follow_status(self, attributes: dict[str, str]) -> None:
+        """Report the caller's status; once it answers, attach the agent (so the greeting is heard)."""
         provider_status = attributes.get(CALL_STATUS_ATTRIBUTE, "")
         status = SIP_CALL_STATUS.get(provider_status)
-        if status is not None:
-            self._report(status, provider_status)
+        if status is None or (status.final and not self._answered):
+            return
+        self._report(status, provider_status)
+        if status == CallStatus.IN_PROGRESS and not self._answered:
+            self._answered = True
+            self._connect()
+
+    def _connect(self) -> None:
+        """Attach the agent once the caller has answered and the call is set up (whichever comes last)."""
+        if self._answered and not self._connected and self.call is not None and self._profile is not None:
+            self._connected = True
+            self._spawn(self.call.connect(self._profile), "connect")
 
     def _report(self, status: CallStatus, provider_status: str) -> None:
         if status == self._last_status:
