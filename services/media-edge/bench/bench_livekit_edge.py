@@ -61,9 +61,7 @@ async def spawn(*argv: str, env: dict[str, str] | None = None) -> asyncio.subpro
         env={**os.environ, **(env or {})},
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
-        stderr=open(os.environ["BENCH_LOG"], "ab")
-        if "BENCH_LOG" in os.environ
-        else asyncio.subprocess.DEVNULL,  # noqa: ASYNC230
+        stderr=asyncio.subprocess.DEVNULL,
     )
 
 
