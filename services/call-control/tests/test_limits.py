@@ -76,3 +76,16 @@ async def test_wrong_keys_are_limited_per_address_and_a_right_key_still_works(
         assert limited.json()["error"]["code"] == "too_many_failed_authentications"
         assert (await cc.http.get("/v1/calls")).status_code == 200  # the valid key is not held back
         assert cc.control.metrics.auth_failures_limited._value.get() == 4
+
+
+async def test_wrong_keys_at_the_console_sign_in_count_against_the_same_budget(
+    call_control: RunCallControl,
+) -> None:
+    async with call_control(auth_failure_burst=3, auth_failures_per_s=0.01) as cc:
+        answers = [
+            (await cc.http.post("/console/sign-in", data={"api_key": "not-a-key"})).status_code
+            for _ in range(5)
+        ]
+        assert answers == [401] * 3 + [429] * 2
+        wrong = {"Authorization": "Bearer wrong-key-0123456789"}
+        assert (await cc.http.get("/v1/calls", headers=wrong)).status_code == 429

@@ -61,6 +61,7 @@ def create_app(control: CallControl) -> FastAPI:
                 sorted(control.profile_revisions),
                 control.recordings,
                 ConsoleSettings(secure_cookie=control.settings.console_secure_cookie),
+                control.auth_failures,
             )
         )
         app.add_exception_handler(SIGN_IN_NEEDED, on_sign_in_needed)

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from nats.aio.msg import Msg
 
-from switchboard.call_control.access import ApiClient, ApiKeys
+from switchboard.call_control.access import ApiClient, ApiKeys, RateLimiter
 from switchboard.call_control.calls import CallService
 from switchboard.call_control.console_session import COOKIE, SESSION_S, ConsoleSessions, same_origin
 from switchboard.call_control.console_views import (
@@ -62,8 +62,12 @@ def console_router(
     profile_names: list[str],
     recordings: RecordingStore | None,
     options: ConsoleSettings,
+    failures: RateLimiter,
 ) -> APIRouter:
-    """The `/console` pages (left out of the API docs)."""
+    """The `/console` pages (left out of the API docs).
+
+    Wrong keys at sign-in count against the same per-address budget as the API's (`failures`): past it, 429.
+    """
     router = APIRouter(prefix="/console", include_in_schema=False)
     sessions = ConsoleSessions(keys)
 
@@ -81,6 +85,12 @@ def console_router(
     async def sign_in(request: Request) -> Response:
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
         client = keys.identify((form.get("api_key") or [""])[0].strip())
+        if client is None and failures.take(request.client.host if request.client else "unknown") > 0:
+            return HTMLResponse(
+                sign_in_page("Too many wrong keys from this address: try again later."),
+                status_code=429,
+                headers={**_NO_STORE, "Retry-After": "5"},
+            )
         if client is None or not same_origin(request):
             return HTMLResponse(
                 sign_in_page("That API key is not valid."), status_code=401, headers=_NO_STORE
