@@ -1,4 +1,5 @@
 import asyncio
+import dataclasses
 import time
 
 import pytest
@@ -228,3 +229,23 @@ async def test_a_wrong_api_key_ends_the_call_with_a_clear_reason(
     assert call.of(Hangup)[0].reason == "model_error:invalid_api_key"
     assert not call.frames
     assert emulator.rejected_connections == 1
+
+
+async def test_when_the_model_connection_drops_mid_answer_the_agent_carries_on_without_being_asked(
+    agent: RunningAgent, line: OpenLine, emulator: OpenAIRealtimeEmulator
+) -> None:
+    emulator.behaviour = dataclasses.replace(emulator.behaviour, send_speed=1.0, reply_audio_ms=4000)
+    turn = emulator.script.turns[0]
+    async with agent() as running, line("oa-cut") as call:
+        await call.attach()
+        await eventually(lambda: call.finished(1), 15, what="the greeting played out")
+        await call.say(speech(turn.caller_says))
+        await eventually(
+            lambda: 2 in call.generations and call.generations[2].received_ms >= 1000, 10, what="the answer"
+        )
+        await emulator.close_sessions(1011, "upstream crash")  # in the middle of the answer
+        await eventually(lambda: 3 in call.generations, 10, what="the rest of the answer, unasked")
+        silence_s = call.generations[3].first_at - call.generations[2].last_at
+        print(f"FIGURE openai connection dropped mid-answer: agent audio again after {silence_s:.2f} s")
+        assert running.metric("switchboard_agent_answers_resumed_total") == 1
+        assert not call.of(Hangup)

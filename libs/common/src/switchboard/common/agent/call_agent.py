@@ -20,6 +20,7 @@ from switchboard.common.agent.metrics import AgentMetrics
 from switchboard.common.agent.model_session import HeardReport, ModelSession, SessionEvents, ToolCall
 from switchboard.common.agent.prompts import (
     TRANSCRIPT_MAX_CHARS,
+    continue_prompt,
     conversation_so_far,
     flow_profile,
     handover_profile,
@@ -90,6 +91,10 @@ class CallStart:
     """The number of the agent's first response (after a resume: above every generation the edge has seen)."""
     epoch: int = 1
     """The attach epoch (`AttachRequest.epoch`) on every frame, clear and heartbeat; a newer one fences this agent."""
+
+
+_CUT_SETTLE_STEPS = 10
+_CUT_SETTLE_STEP_S = 0.03
 
 
 def _always_up() -> float | None:
@@ -385,6 +390,7 @@ class CallAgent(SessionEvents):
         if generation is None:
             return
         generation.done = True
+        generation.cut_short = interrupted and not generation.cleared
         rest = self._remainders.pop(generation.number, b"")
         if rest and not generation.cleared:
             await self._publish_audio(generation, rest)
@@ -572,6 +578,30 @@ class CallAgent(SessionEvents):
             await self._hang_up(f"model_error:{error.code}")
 
     async def session_reconnected(self) -> None:
-        """Count it; the call goes on."""
+        """Count it; if the drop cut an answer short, have the model carry it on (no dead air)."""
         self._metrics.reconnect()
         logger.info("model session reconnected")
+        cut = self.generations.latest
+        if cut is not None and not cut.cleared and (not cut.done or cut.cut_short):
+            self._spawn(self._carry_on(cut))
+
+    async def _carry_on(self, cut: Generation) -> None:
+        """The answer `cut` was under way when the model's connection dropped: ask for the rest of it.
+
+        Waits a moment for the provider to close the interrupted response (its end may arrive after the
+        reconnection); an answer that ended normally, or one the caller spoke over, needs nothing.
+        """
+        for _ in range(_CUT_SETTLE_STEPS):
+            if cut.done:
+                break
+            await asyncio.sleep(_CUT_SETTLE_STEP_S)
+        if cut.cleared or (cut.done and not cut.cut_short) or self.generations.latest is not cut:
+            return
+        cut.cut_short = False
+        logger.info("the model connection dropped during answer %d: asking for the rest of it", cut.number)
+        self._metrics.answer_resumed()
+        if self._session is not None:
+            try:
+                await self._session.speak_first(continue_prompt(cut.heard_text()))
+            except SwitchboardError as exc:
+                await self.session_error(exc)

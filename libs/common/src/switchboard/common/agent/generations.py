@@ -22,6 +22,8 @@ class Generation:
     playout_final: bool = False
     cleared: bool = False
     done: bool = False
+    cut_short: bool = False
+    """It ended interrupted although nobody cleared it (the model's connection dropped)."""
     reconciled: bool = False
     transcript_published: bool = False
     first_audio_ns: int = 0

@@ -60,6 +60,12 @@ class AgentMetrics:
         self._reconnects = Counter(
             "switchboard_agent_model_reconnects_total", "Model reconnections", p, registry=registry
         )
+        self._answers_resumed = Counter(
+            "switchboard_agent_answers_resumed_total",
+            "Answers cut short by a dropped model connection that the model was asked to carry on",
+            p,
+            registry=registry,
+        )
         self._attach_refused = Counter(
             "switchboard_agent_attach_refused_total",
             "Attach requests refused (no such call, over, not live on the requesting edge, stale epoch)",
@@ -76,6 +82,10 @@ class AgentMetrics:
         # Children the alerts read, at 0 from the start: increase() then sees the first one after a restart.
         self._calls.labels(provider, "error")
         self._active.labels(provider).set(0)
+
+    def answer_resumed(self) -> None:
+        """Count an answer the model was asked to carry on after its connection dropped."""
+        self._answers_resumed.labels(self.provider).inc()
 
     def attach_refused(self, reason: str) -> None:
         """Count an attach refused because the call is not live on the requesting edge, or not at its epoch."""

@@ -42,6 +42,23 @@ def opening_prompt(profile: Profile, *, resumed: bool = False, flow_question: st
     )
 
 
+def continue_prompt(heard: str) -> str:
+    """What the model is asked to say when its connection dropped in the middle of an answer.
+
+    `heard` is the part of the answer the caller heard (may be empty).
+    """
+    if heard:
+        return (
+            "Your connection dropped for a moment while you were speaking; the caller is still on the line and "
+            f"heard you say: «{heard}». Carry on naturally from where you were cut off: finish what you were "
+            "saying without repeating what the caller already heard (a short 'sorry, as I was saying' is fine)."
+        )
+    return (
+        "Your connection dropped for a moment just as you began to answer; the caller is still on the line and "
+        "heard nothing of your answer. Give your answer now, naturally."
+    )
+
+
 def voicemail_prompt(message: str) -> str:
     """What the model is asked to say on an answering machine, after its beep: the profile's message, once."""
     return (
