@@ -21,12 +21,14 @@ from switchboard.common.bus.messages import (
     SendDtmf,
 )
 from switchboard.common.calls.record import CallStatus
+from switchboard.common.recordings.store import RecordingStore, ensure_recordings
 from switchboard.media_edge.livekit_leg import LiveKitAccess
 from switchboard.media_edge.livekit_rooms import LiveKitRooms
 from switchboard.sim.livekit import ApiKeys, LiveKitEmulator
 from switchboard.sim.stand_in_agent import StandInAgent
 
 from .conftest import RunningEdge, RunningEdgeFactory, seed_call, wait_for
+from .test_recording import channels, finished_recording, loud_ms, recorded_call
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -203,3 +205,42 @@ async def test_an_edge_with_the_wrong_secret_is_refused_and_asks_for_the_hang_up
         await wait_for(lambda: not running.edge.sessions, what="the call to end")
         assert running.metric("switchboard_edge_streams_refused_total", reason="livekit_refused") == 1
     assert emulator.rooms.get("call-lk-2") is None or not emulator.rooms["call-lk-2"].members
+
+
+async def test_a_livekit_call_is_recorded_with_what_the_caller_heard(
+    client: Bus, media_edge: RunningEdgeFactory, agent: StandInAgent, emulator: LiveKitEmulator
+) -> None:
+    call_id = "lk-recorded"
+    store = RecordingStore(await ensure_recordings(client.js))
+    await recorded_call(client, call_id, transport="livekit", room="call-lk-rec", status=CallStatus.RINGING)
+    phone = Phone()
+    async with media_edge() as running, livekit_calls(running, emulator):
+        running.edge.recordings = store
+        try:
+            reply = await request_attach(
+                client, subjects.edge_attach("livekit"), AttachRequest(call_id=call_id)
+            )
+            assert reply.accepted
+            await phone.join(emulator, "call-lk-rec")
+            answer = await agent.wait_for_call(call_id)
+            await phone.say(1.0)
+            long_answer = await answer.play(tone(5.0))
+            await wait_for(lambda: phone.loud_ms() >= 600, what="the answer at the phone")
+            await answer.clear(long_answer)
+            cut = await answer.wait_playout(long_answer, timeout_s=10)
+            await asyncio.sleep(1.0)
+        finally:
+            await phone.hang_up()
+        await wait_for(lambda: not running.edge.sessions, what="the call to end")
+    record = await finished_recording(client, call_id)
+    assert record.recording is not None and record.recording.state == "complete"
+    info = await store.info(call_id)
+    assert info is not None and info.complete
+    stereo = await channels(store, call_id, info)
+    heard, recorded = phone.loud_ms(), loud_ms(stereo[:, 1])
+    print(f"heard {heard} ms, reported played {cut.played_ms} ms, the right channel holds {recorded:.0f} ms")
+    assert 600 <= heard < 5000, "the clear cut the answer short"
+    # The right channel follows the edge's playout clock: what it reported as played (how closely that follows
+    # the phone is the leg's own test).
+    assert abs(recorded - cut.played_ms) <= 100
+    assert loud_ms(stereo[:, 0]) >= 700, "the caller's second of speech is on the left channel"
