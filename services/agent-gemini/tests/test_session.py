@@ -196,3 +196,25 @@ async def test_reconnecting_gives_up_after_the_configured_attempts(
         error = next(e for e in call.of_type(ErrorOccurred) if not e.retryable)
         assert "gave up after 2 reconnection attempts" in error.message
         assert [r.status for r in gemini.connection_log] == [101, 503, 503]
+
+
+async def test_when_the_model_socket_drops_mid_answer_the_agent_carries_on_without_being_asked(
+    gemini: GeminiLiveEmulator, agent_gemini: RunningAgentFactory, caller: Callable[[str], Caller]
+) -> None:
+    gemini.config.realtime_factor = 1.0  # the answer is sent as it is spoken: the drop cuts it
+    async with agent_gemini() as agent:
+        call = caller("gm-cut")
+        await greeted(call)
+        await call.say(caller_speech("I would like to book a cleaning"), speed=4)
+        await eventually(lambda: call.sent_ms_of(2) >= 500, 10, what="the answer under way")
+        gemini.drop_connections()
+        await eventually(lambda: call.sent_ms_of(3) > 0, 10, what="the rest of the answer, unasked")
+        cut_at = max(at for at, frame in call.frames if frame.generation == 2)
+        again_at = min(at for at, frame in call.frames if frame.generation == 3)
+        print(
+            f"FIGURE gemini connection dropped mid-answer: agent audio again after {again_at - cut_at:.2f} s"
+        )
+        assert agent.metric("switchboard_agent_answers_resumed_total") == 1
+        assert not call.of_type(Hangup)
+        await call.hang_up()
+        await eventually(lambda: not agent.service.agents, what="the call let go")

@@ -413,8 +413,8 @@ class GeminiSession:
             await self._events.response_done(response_id, interrupted=interrupted)
 
     async def _abandon_turn(self) -> None:
-        """The connection ended in the middle of a model turn: that turn will not go on."""
-        await self._end_response(interrupted=False)
+        """The connection ended in the middle of a model turn: that turn will not go on (it was cut short)."""
+        await self._end_response(interrupted=True)
 
     async def _flush_caller_transcript(self) -> None:
         if self._caller_text:
