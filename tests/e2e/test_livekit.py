@@ -125,3 +125,21 @@ async def test_an_inbound_livekit_call_is_answered_by_the_numbers_profile(platfo
     record = await platform.wait_for_record(call_id, "completed")
     assert record["direction"] == "inbound" and record["profile"] == "receptionist-openai"
     assert record["to"] == DEV_NUMBER and record["from"] == CALLEE and record["transport"] == "livekit"
+
+
+async def test_a_livekit_call_is_transferred_with_a_sip_refer(platform: Platform) -> None:
+    call_id = await place_livekit_call(platform, "receptionist-openai")
+    phone = await phone_of(platform, call_id)
+    async with asyncio.timeout(20):
+        await phone.wait_for_audio()
+    await platform.wait_for_record(call_id, "in-progress")
+    human = "+14155550199"
+    async with platform.http.post(
+        f"{platform.api}/v1/calls/{call_id}/transfer", json={"to": human}, headers=platform.auth
+    ) as response:
+        assert response.status == 202, await response.text()
+    async with asyncio.timeout(15):
+        await phone.wait_ended()
+    assert phone.transferred_to == f"tel:{human}"
+    record = await platform.wait_for_record(call_id, "completed")
+    assert record["ended_reason"] == "transferred" and "transferred" in _types(record)

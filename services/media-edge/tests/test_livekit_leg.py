@@ -21,13 +21,14 @@ from switchboard.common.bus.messages import (
     SendDtmf,
 )
 from switchboard.common.calls.record import CallStatus
+from switchboard.common.errors import AttachError
 from switchboard.common.recordings.store import RecordingStore, ensure_recordings
 from switchboard.media_edge.livekit_leg import LiveKitAccess
 from switchboard.media_edge.livekit_rooms import LiveKitRooms
 from switchboard.sim.livekit import ApiKeys, LiveKitEmulator
 from switchboard.sim.stand_in_agent import StandInAgent
 
-from .conftest import RunningEdge, RunningEdgeFactory, seed_call, wait_for
+from .conftest import AgentFactory, RunningEdge, RunningEdgeFactory, seed_call, wait_for
 from .test_recording import channels, finished_recording, loud_ms, recorded_call
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -244,3 +245,64 @@ async def test_a_livekit_call_is_recorded_with_what_the_caller_heard(
     # the phone is the leg's own test).
     assert abs(recorded - cut.played_ms) <= 100
     assert loud_ms(stereo[:, 0]) >= 700, "the caller's second of speech is on the left channel"
+
+
+async def test_a_livekit_call_survives_the_loss_of_its_agent_replica(
+    client: Bus, media_edge: RunningEdgeFactory, agents: AgentFactory, emulator: LiveKitEmulator
+) -> None:
+    call_id = "lk-replica-lost"
+    await seed_call(client, call_id, transport="livekit", room="call-lk-3")
+    dying = await agents("lk-replica-a")
+    phone = Phone()
+    watched = {"component_timeout_s": 1.0, "heartbeat_interval_s": 0.2, "attach_timeout_s": 0.5}
+    async with media_edge(**watched) as running, livekit_calls(running, emulator):
+        try:
+            await request_attach(client, subjects.edge_attach("livekit"), AttachRequest(call_id=call_id))
+            await phone.join(emulator, "call-lk-3")
+            first = await dying.wait_for_call(call_id)
+            await asyncio.wait_for(phone.hearing.wait(), 10)
+            played = await first.play(tone(0.4))
+            await first.wait_playout(played, timeout_s=10)
+            survivor = await agents("lk-replica-b")
+            await dying.stop()  # the pod is gone: no heartbeats, no attach replies
+            second = await survivor.wait_for_call(call_id, timeout_s=15)
+            assert second.request.resume and second.request.first_generation > played
+            before = phone.loud_ms()
+            generation = await second.play(tone(0.5))
+            report = await second.wait_playout(generation, timeout_s=10)
+            assert report.played_ms == pytest.approx(500, abs=25), "the new agent's answer was not played"
+            await wait_for(lambda: phone.loud_ms() - before >= 450, what="the new agent at the phone")
+            await phone.say(0.5)
+            await wait_for(lambda: second.caller_frames >= 20, what="caller audio at the new agent")
+        finally:
+            await phone.hang_up()
+        await wait_for(lambda: not running.edge.sessions, what="the call to end")
+        assert running.metric("switchboard_edge_components_lost_total", component="agent") == 1
+
+
+async def test_a_draining_edge_takes_no_new_livekit_call_and_waits_for_the_one_it_has(
+    client: Bus, media_edge: RunningEdgeFactory, agent: StandInAgent, emulator: LiveKitEmulator
+) -> None:
+    await seed_call(client, "lk-drain-1", transport="livekit", room="call-lk-4")
+    await seed_call(client, "lk-drain-2", transport="livekit", room="call-lk-5")
+    phone = Phone()
+    async with media_edge() as running, livekit_calls(running, emulator):
+        try:
+            await request_attach(client, subjects.edge_attach("livekit"), AttachRequest(call_id="lk-drain-1"))
+            await phone.join(emulator, "call-lk-4")
+            await agent.wait_for_call("lk-drain-1")
+            drain = asyncio.create_task(running.edge.drain(deadline_s=30))
+            await wait_for(lambda: running.edge.draining, what="the drain to start")
+            with pytest.raises(AttachError):
+                await request_attach(
+                    client,
+                    subjects.edge_attach("livekit"),
+                    AttachRequest(call_id="lk-drain-2"),
+                    timeout_s=0.5,
+                    attempts=2,
+                )
+            assert not drain.done(), "the drain did not wait for the call"
+        finally:
+            await phone.hang_up()
+        result = await asyncio.wait_for(drain, 20)
+        assert result.drained and result.streams_at_start == 1

@@ -453,14 +453,29 @@ class CallService:
                 f"only an answered call can be transferred (this one is {record.status.value})",
                 category=ErrorCategory.CONFLICT,
             )
-        await self.telephony(record.transport).transfer(record, destination)
+        telephony = self.telephony(record.transport)
 
-        def transferred(current: CallRecord) -> CallRecord:
+        # The reason goes in first: a LiveKit REFER ends the SIP leg at once, and its end must find it there.
+        def transferred(current: CallRecord) -> CallRecord | None:
+            if current.status.final:
+                return None
             current.ended_reason = "transferred"
             current.metadata = {**current.metadata, "transferred_to": destination}
             return current
 
+        def not_transferred(current: CallRecord) -> CallRecord | None:
+            if current.status.final or current.ended_reason != "transferred":
+                return None
+            current.ended_reason = ""
+            current.metadata = {k: v for k, v in current.metadata.items() if k != "transferred_to"}
+            return current
+
         record = await self.store.update(call_id, transferred)
+        try:
+            await telephony.transfer(record, destination)
+        except Exception:
+            await self.store.update(call_id, not_transferred)
+            raise
         await self.bus.publish_event(call_id, CallTransferred(to=destination, requested_by=by))
         logger.info("transferred to %s by %s", destination, by, extra={"call_id": call_id})
         return record
