@@ -36,7 +36,9 @@ async def test_sign_in_sets_a_strict_http_only_cookie_and_a_wrong_key_is_refused
         cookie = accepted.headers["set-cookie"].lower()
         assert accepted.status_code == 303 and "httponly" in cookie and "samesite=strict" in cookie
         assert API_KEY.lower() not in cookie
-        assert (await http.get("/console")).status_code == 200
+        listing = await http.get("/console")
+        assert listing.status_code == 200
+        assert "default-src 'self'" in listing.headers["content-security-policy"]
         assert (await http.get("/console/profiles")).status_code == 200
         assert (await http.get("/console/assets/console.js")).status_code == 200
         async with browser(cc.base_url, cookies={"sb_console": "abc.99999999999.00"}) as forged:

@@ -46,7 +46,12 @@ ASSETS = {"console.js": "text/javascript", "console.css": "text/css"}
 LISTED = 200
 KEEPALIVE_S = 15.0
 SSE_QUEUE = 256
-_NO_STORE = {"Cache-Control": "no-store"}
+_NO_STORE = {
+    "Cache-Control": "no-store",
+    # Only this origin's scripts, styles, audio and events; never framed (click-jacking the hang-up).
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 class ConsoleSettings(msgspec.Struct, frozen=True):
