@@ -1,10 +1,12 @@
 """The console in a real browser: headless Chromium (Debian's package, installed here when missing) via Playwright.
 
 Against a running call-control on real NATS; the calls are emulated on the bus (records and the events the edge
-and the agent publish) and the recording is stored as the edge stores it. Writes docs/console-*.png.
+and the agent publish) and the recording is stored as the edge stores it. Screenshots of each page go to a
+temporary folder, or to docs/ (the README's) with SWITCHBOARD_UPDATE_SCREENSHOTS=1.
 """
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,7 +29,7 @@ from .test_recordings_api import recorded_call
 
 pytestmark = pytest.mark.integration
 
-DOCS = Path(__file__).resolve().parents[3] / "docs"
+README_SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -76,9 +78,11 @@ async def browser(chromium: str) -> AsyncIterator[object]:
 
 @pytest.mark.timeout(120)
 async def test_the_console_in_a_browser(
-    call_control: RunCallControl, bus: NatsClient, browser: object
+    call_control: RunCallControl, bus: NatsClient, browser: object, tmp_path: Path
 ) -> None:
     from playwright.async_api import Browser, expect
+
+    shots = README_SCREENSHOTS if os.environ.get("SWITCHBOARD_UPDATE_SCREENSHOTS") == "1" else tmp_path
 
     assert isinstance(browser, Browser)
     client = Bus(bus, BusMetrics(new_registry()))
@@ -133,7 +137,7 @@ async def test_the_console_in_a_browser(
         await expect(page.locator("#calls")).to_contain_text("call-past")
         await expect(page.locator("#calls")).not_to_contain_text("call-live")
         await page.goto(f"{base}/console")
-        await page.screenshot(path=str(DOCS / "console-calls.png"), full_page=True)
+        await page.screenshot(path=str(shots / "console-calls.png"), full_page=True)
 
         await page.goto(f"{base}/console/calls/call-live")
         turns = page.locator("#timeline li.turn")
@@ -143,7 +147,7 @@ async def test_the_console_in_a_browser(
         await expect(turns).to_have_count(1)
         await client.publish_event("call-live", TranscriptTurn(role="caller", text="Hi, a table for two."))
         await expect(turns).to_have_count(2)
-        await page.screenshot(path=str(DOCS / "console-live-call.png"), full_page=True)
+        await page.screenshot(path=str(shots / "console-live-call.png"), full_page=True)
 
         await page.goto(f"{base}/console/calls/call-past")
         player = page.locator("#player")
@@ -155,9 +159,9 @@ async def test_the_console_in_a_browser(
         turn = page.locator("#timeline li.turn", has_text="book a table")
         await turn.click()
         await page.wait_for_function("Math.abs(document.getElementById('player').currentTime - 3.0) < 0.3")
-        await page.screenshot(path=str(DOCS / "console-call.png"), full_page=True)
+        await page.screenshot(path=str(shots / "console-call.png"), full_page=True)
 
         await page.goto(f"{base}/console/profiles")
         await expect(page.locator("table")).to_contain_text("receptionist-openai")
-        await page.screenshot(path=str(DOCS / "console-profiles.png"), full_page=True)
+        await page.screenshot(path=str(shots / "console-profiles.png"), full_page=True)
         await context.close()
