@@ -143,3 +143,44 @@ async def test_a_livekit_call_is_transferred_with_a_sip_refer(platform: Platform
     assert phone.transferred_to == f"tel:{human}"
     record = await platform.wait_for_record(call_id, "completed")
     assert record["ended_reason"] == "transferred" and "transferred" in _types(record)
+
+
+async def test_a_barge_in_on_a_livekit_call_flushes_the_answer(platform: Platform) -> None:
+    import nats
+
+    from switchboard.common.bus import subjects
+
+    call_id = await place_livekit_call(platform, "receptionist-openai")
+    phone = await phone_of(platform, call_id)
+    nc = await nats.connect(platform.nats.url)
+    try:
+
+        async def noted(_msg: object) -> None:  # the edge flushes on this same message
+            phone.note_clear()
+
+        clears = await nc.subscribe(subjects.control(call_id, "clear"), cb=noted)
+        async with asyncio.timeout(20):
+            await phone.wait_for_audio()
+            await phone.wait_for_silence(1.0)
+        spoken = await phone.say("I would like to book a cleaning.")
+        await spoken.wait()
+        async with asyncio.timeout(15):
+            await phone.wait_for_audio(after_s=phone.elapsed_s())
+        await asyncio.sleep(1.5)  # well into the long answer, then talk over it
+        interruption = await phone.say("Tuesday at nine, please.")
+        await interruption.wait()
+        async with asyncio.timeout(15):
+            await phone.wait_for_audio(after_s=phone.elapsed_s())
+            await phone.wait_for_silence(1.0)
+        await clears.unsubscribe()
+    finally:
+        await nc.close()
+    report = phone.report()
+    assert report.clears, "the barge-in cleared the agent's audio"
+    heard = [clear.heard_after_ms for clear in report.clears]
+    print(f"FIGURE LiveKit barge-in: audio heard after the clear {heard} ms")
+    # Measured 50 ms here (what was already encoded and on its way through the emulator when the edge flushed);
+    # Twilio's is under 20. This bound catches a flush that does not happen, not the 20 ms target.
+    assert all(ms <= 100 for ms in heard), report.summary()
+    await phone.hang_up()
+    await platform.wait_for_record(call_id, "completed")
