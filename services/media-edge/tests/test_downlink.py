@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from switchboard.common.audio.conversion import PerGeneration
 from switchboard.common.bus.frames import AudioFrame
 from switchboard.common.bus.messages import Playout
 from switchboard.common.runtime.metrics import new_registry
@@ -170,4 +171,13 @@ async def test_the_highest_generation_counts_audio_seen_and_generations_cleared(
     assert downlink.highest_generation == 2
     await downlink.clear(5, time.perf_counter())  # cleared before any of it arrived
     assert downlink.highest_generation == 5
+    await downlink.close()
+
+
+async def test_the_highest_generation_follows_the_answers_of_the_call_s_audio_route() -> None:
+    twilio = FakeTwilio()
+    downlink = make(twilio)
+    downlink.answers = PerGeneration(None)  # as the call's audio route sets it once the agent is attached
+    await downlink.on_frame(frame(7, 0))
+    assert downlink.highest_generation == 7  # what a re-attached agent must number its answers above
     await downlink.close()

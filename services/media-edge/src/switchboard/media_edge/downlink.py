@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from switchboard.common.audio.agent_audio import Verdict
+from switchboard.common.audio.agent_audio import AgentAudioGate, Verdict
 from switchboard.common.audio.conversion import PerGeneration
 from switchboard.common.bus.frames import AudioFrame
 from switchboard.common.bus.messages import Playout
@@ -95,7 +95,6 @@ class Downlink:
         self._report_every = max(1, round(options.report_interval_s * rate))
         self._end_idle = options.end_idle_s
         self.answers = answers if answers is not None else PerGeneration(None)
-        self._gate = self.answers.gate
         self._bad_payload_log = EveryNth(100)
         self._queue: deque[tuple[int, bytes]] = deque()
         self._gens: dict[int, _Generation] = {}
@@ -105,6 +104,11 @@ class Downlink:
         self._closed = False
         self._first_sent = False
         self._kick = asyncio.Event()
+
+    @property
+    def _gate(self) -> AgentAudioGate:
+        """The generations of `answers` (read each time: the call's audio route may replace `answers`)."""
+        return self.answers.gate
 
     @property
     def highest_generation(self) -> int:
