@@ -37,8 +37,8 @@ LONG_ANSWER = (
     "the afternoon, and on Friday at four. Which one would suit you best?"
 )
 GOODBYE = "Thank you for calling, have a wonderful day. Goodbye!"
-OPENAI_REPLICAS = ("agent-openai-a", "agent-openai-b")
-"""agent-openai runs two replicas (by these instance ids), so a test can kill the one serving a call."""
+OPENAI_REPLICAS = ("agent-openai-a", "agent-openai-b", "agent-openai-c")
+"""agent-openai runs three replicas (by these instance ids), so two tests can each kill the one serving a call."""
 
 
 def openai_script() -> Script:

@@ -175,3 +175,46 @@ async def test_the_evaluation_scores_simulated_drivers_against_their_truth(flows
     assert report.attempts("trailer_plates") == 1.0  # a repeat request is not an attempt
     table = report.table()
     assert "calls fully right     100%" in table and "outcomes              completed 1, declined 1" in table
+
+
+async def test_a_replica_lost_mid_flow_is_taken_over_at_the_same_field(flows: Platform) -> None:
+    lines = REGISTRATION.caller_lines
+    play(flows, lines)
+    call_id = await flows.place_call("carrier-registration")
+    phone = await flows.phone(call_id)
+    async with asyncio.timeout(20):
+        await phone.wait_for_audio()
+        await phone.wait_for_silence(0.6)
+    for line in lines[:3]:  # permission, name, name confirmed: the agent asks for the tractor number
+        await answer(phone, line)
+    attached = [a for a in entries(await flows.call(call_id), "attached") if a["component"] == "agent-openai"]
+    flows.kill_agent(str(attached[0]["instance"]))
+    killed_at = phone.elapsed_s()
+    try:
+        async with asyncio.timeout(40):
+            resumed_at = await phone.wait_for_audio(after_s=killed_at)  # another replica takes the call over
+    except TimeoutError:
+        timeline = (await flows.call(call_id))["timeline"]
+        assert isinstance(timeline, list)
+        raise AssertionError(f"nothing heard after the take-over: {timeline[-8:]}") from None
+    try:
+        async with asyncio.timeout(20):
+            await phone.wait_for_silence(0.6)
+    except TimeoutError:
+        heard = phone.heard(resumed_at)
+        raise AssertionError(
+            f"still hearing audio: {heard.audible_ms(threshold_dbfs=-45.0)} ms audible"
+        ) from None
+    await answer(phone, lines[3])  # the tractor number, and its read-back
+
+    record = await flows.call(call_id)
+    said = [str(e["text"]) for e in entries(record, "transcript") if e["role"] == "agent"]
+    assert sum("Le habla Daisy" in text for text in said) == 1  # no second greeting
+    assert sum("nombre completo" in text for text in said) == 1  # the name is not asked again
+    assert "número de tractor" in said[-2]  # the new replica goes on with the field the call was at
+    assert said[-1].startswith("Ciento veintitrés")
+    got = fields(record)
+    assert (got["driver_name"]["value"], got["driver_name"]["confirmed"]) == ("Juan Pérez", True)
+    assert got["tractor_number"]["value"] == "123"
+    await flows.http.post(f"{flows.api}/v1/calls/{call_id}/hangup", json={}, headers=flows.auth)
+    await flows.wait_for_record(call_id, "completed")

@@ -86,3 +86,11 @@ def test_flow_results_are_recognised() -> None:
     assert flow_output("not json") is None
     assert next_tool(None) == "flow_permission" and next_tool(ASKED) == "flow_capture"
     assert conversation_over(OVER) and not conversation_over(ASKED)
+
+
+def test_a_result_saying_the_tool_does_not_fit_is_retried_with_the_tool_it_names() -> None:
+    wrong = {**ASKED, "ok": False, "error": "flow_permission does not fit now."}
+    items = [user("Es el uno dos tres."), *called("flow_permission", "c1", None)]
+    items[1] = FunctionCallItem(call_id="c1", name="flow_permission", arguments='{"caller_words": "x"}')
+    items.append(FunctionCallOutputItem(call_id="c1", output=json.dumps(wrong)))
+    assert plan_response(items, SCRIPT, None) == CallFunction("flow_capture", '{"caller_words": "x"}')

@@ -120,8 +120,12 @@ class ModelTurn:
             return
         outputs = [out for r in self._session.tool_responses if (out := flow_output(r.get("response") or {}))]
         tool = next_tool(outputs[-1] if outputs else None)
-        (response,) = await self._call(ScriptedToolCall(tool, {"caller_words": self._trigger.transcript}))
+        words = {"caller_words": self._trigger.transcript}
+        (response,) = await self._call(ScriptedToolCall(tool, words))
         result = flow_output(response.get("response") or {}) or {}
+        if result.get("ok") is False and next_tool(result) != tool:  # the wrong tool for where the flow is
+            (response,) = await self._call(ScriptedToolCall(next_tool(result), words))
+            result = flow_output(response.get("response") or {}) or {}
         await self._say(str(result.get("say", "")))
         if conversation_over(result):
             await self._call(ScriptedToolCall("end_call", {"reason": "flow_done"}))

@@ -84,6 +84,10 @@ def _plan_flow(tail: Sequence[Item], script: Script, instructions: str | None) -
             return Speak(str(outputs[-1].get("say", "")) if outputs else script.greeting)
         if conversation_over(result):
             return CallFunction("end_call", json.dumps({"reason": "flow_done"}))
+        call = next((i for i in tail if isinstance(i, FunctionCallItem) and i.call_id == last.call_id), None)
+        retry = next_tool(result)
+        if result.get("ok") is False and call is not None and call.name != retry:
+            return CallFunction(retry, call.arguments)  # the wrong tool for where the flow is: the right one
         return Speak(str(result.get("say", "")))
     if isinstance(last, FunctionCallItem):
         return AwaitOutput(last.call_id)
