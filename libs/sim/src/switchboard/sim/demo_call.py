@@ -1,7 +1,8 @@
 """``switchboard-call``: place a call through the API, speak as the callee, save and report the conversation.
 
-Against `make dev`: call-control places the call through the Twilio emulator, whose simulated phone answers;
-this command speaks through that phone (the emulator's control API), then saves the conversation as a stereo WAV
+Against `make dev`: call-control places the call through the Twilio emulator (or, with `--transport livekit`,
+through the LiveKit emulator's SIP service), whose simulated phone answers; this command speaks through that
+phone (the emulator's control API), then saves the conversation as a stereo WAV
 (the caller left, what the caller heard right) and prints time to first audio, turn latencies and barge-ins.
 """
 
@@ -78,6 +79,10 @@ class Conversation:
         return latencies
 
 
+DEFAULT_EMULATORS = {"twilio": "http://127.0.0.1:9400", "livekit": "http://127.0.0.1:7880"}
+"""Where `make dev` runs the emulator whose phones answer, per transport."""
+
+
 async def _json(response: aiohttp.ClientResponse) -> Any:
     if response.status >= 400:
         raise SystemExit(f"{response.method} {response.url}: {response.status} {await response.text()}")
@@ -96,6 +101,25 @@ async def _find_call(session: aiohttp.ClientSession, emulator: str, call_id: str
                     raise SystemExit(f"the call ended {call['status']} before it connected")
         await asyncio.sleep(_POLL_S)
     raise SystemExit(f"no media stream for call {call_id} within {timeout_s}s: is `make dev` running?")
+
+
+async def _find_livekit_call(
+    session: aiohttp.ClientSession, emulator: str, call_id: str, timeout_s: float
+) -> str:
+    """The SIP call id of the LiveKit emulator's phone in the call's room, once it answered."""
+    deadline = time.monotonic() + timeout_s
+    room = f"call-{call_id}"
+    while time.monotonic() < deadline:
+        async with session.get(f"{emulator}/_emulator/calls") as response:
+            for call in await _json(response):
+                if call.get("room") != room:
+                    continue
+                if call.get("status") == "active":
+                    return str(call["call_id"])
+                if call.get("status") == "hangup":
+                    raise SystemExit("the call ended before it connected")
+        await asyncio.sleep(_POLL_S)
+    raise SystemExit(f"no answered SIP phone for call {call_id} within {timeout_s}s: is `make dev` running?")
 
 
 async def _wait_for_phone(session: aiohttp.ClientSession, phone_url: str, timeout_s: float) -> None:
@@ -144,8 +168,8 @@ async def _answers(session: aiohttp.ClientSession, url: str) -> bool:
 
 
 async def wait_for_platform(session: aiohttp.ClientSession, api: str, emulator: str, within_s: float) -> None:
-    """Return once the API and the Twilio emulator answer; end with a clear message after `within_s`."""
-    probes = {"the API": f"{api}/v1/calls?limit=1", "the Twilio emulator": f"{emulator}/_emulator/calls"}
+    """Return once the API and the phone's emulator answer; end with a clear message after `within_s`."""
+    probes = {"the API": f"{api}/v1/calls?limit=1", "the emulator": f"{emulator}/_emulator/calls"}
     deadline = time.monotonic() + within_s
     said = False
     while True:
@@ -168,13 +192,15 @@ async def run(args: argparse.Namespace) -> None:
     """Wait for the platform, place the call, talk, hang up, save and report."""
     headers = {"Authorization": f"Bearer {args.api_key}"}
     async with aiohttp.ClientSession(headers=headers) as session:
-        await wait_for_platform(session, args.api, args.emulator, args.wait)
-        body = {"to": args.to, "profile": args.profile, "transport": "twilio"}
+        emulator = args.emulator or DEFAULT_EMULATORS[args.transport]
+        await wait_for_platform(session, args.api, emulator, args.wait)
+        body = {"to": args.to, "profile": args.profile, "transport": args.transport}
         async with session.post(f"{args.api}/v1/calls", json=body) as response:
             call_id = str((await _json(response))["call_id"])
-        sys.stdout.write(f"call {call_id} placed with profile {args.profile}\n")
-        sid = await _find_call(session, args.emulator, call_id, args.timeout)
-        phone = f"{args.emulator}/_emulator/calls/{sid}"
+        sys.stdout.write(f"call {call_id} placed over {args.transport} with profile {args.profile}\n")
+        find = _find_livekit_call if args.transport == "livekit" else _find_call
+        sid = await find(session, emulator, call_id, args.timeout)
+        phone = f"{emulator}/_emulator/calls/{sid}"
         await _wait_for_phone(session, phone, args.timeout)
         sys.stdout.write("answered; listening to the greeting\n")
         await _wait_for_quiet(session, phone, quiet_s=1.2, timeout_s=args.timeout)
@@ -246,7 +272,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="switchboard-call", description=__doc__)
     parser.add_argument("--api", default="http://127.0.0.1:8080", help="call-control's URL")
     parser.add_argument("--api-key", default=os.environ.get("SWITCHBOARD_API_KEY", "dev-api-key-0123456789"))
-    parser.add_argument("--emulator", default="http://127.0.0.1:9400", help="the Twilio emulator's URL")
+    parser.add_argument("--transport", choices=sorted(DEFAULT_EMULATORS), default="twilio")
+    parser.add_argument(
+        "--emulator", default="", help="the phone's emulator (default: Twilio :9400, LiveKit :7880)"
+    )
     parser.add_argument("--profile", default="receptionist-openai")
     parser.add_argument("--to", default="+14155550123", help="the number to call (E.164)")
     parser.add_argument(
