@@ -108,6 +108,7 @@ async def test_fifty_concurrent_streams_carry_audio_both_ways_in_order(
     await client.nc.subscribe(
         subjects.audio(subjects.ANY, Direction.OUT, AudioFormat.PCMU8K), cb=agent_tap.on_msg
     )
+    await client.nc.flush()  # the server has the taps before the edge publishes its first frame
     async with media_edge() as running:
         phones = [running.phone(call_id) for call_id in calls]
         await asyncio.gather(*(phone.open() for phone in phones))
