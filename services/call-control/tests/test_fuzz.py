@@ -19,7 +19,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120 + 4 * cases_per_o
 
 async def test_no_request_gets_a_server_error(call_control: RunCallControl) -> None:
     per_operation = cases_per_operation(default=25)
-    async with call_control(rate_limit_per_s=100_000.0, rate_limit_burst=100_000) as harness:
+    async with call_control(
+        rate_limit_per_s=100_000.0, rate_limit_burst=100_000, auth_failure_burst=100_000
+    ) as harness:
         report = await asyncio.to_thread(fuzz, harness.base_url, API_KEY, cases_per_operation=per_operation)
     print(report.summary())
     assert report.cases > 0
