@@ -224,6 +224,9 @@ async def test_a_livekit_call_is_recorded_with_what_the_caller_heard(
             assert reply.accepted
             await phone.join(emulator, "call-lk-rec")
             answer = await agent.wait_for_call(call_id)
+            async with asyncio.timeout(10):  # what is said before the edge has the phone's track is not heard
+                while answer.caller_frames == 0:
+                    await phone.say(0.1)
             await phone.say(1.0)
             long_answer = await answer.play(tone(5.0))
             await wait_for(lambda: phone.loud_ms() >= 600, what="the answer at the phone")
