@@ -420,3 +420,22 @@ async def test_async_machine_detection_fetches_the_url_without_waiting_for_the_v
     await settle(emulator.call(created.sid))
     [fetched] = callbacks_of(web_server, "/voice")
     assert "AnsweredBy" not in fetched
+
+
+async def test_async_machine_detection_posts_the_verdict_to_its_callback(
+    emulator: TwilioRestEmulator, sdk: Client, web_server: WebServer
+) -> None:
+    emulator.next_callee(Callee.answering(0.0, answered_by="machine_end_beep", hang_up_after_s=1.0))
+    web_server.answers["/voice"] = '<Response><Pause length="1"/></Response>'
+    created = await sdk.api.v2010.account.calls.create_async(
+        to=CALLEE,
+        from_=CALLER_ID,
+        url=f"{web_server.base_url}/voice",
+        machine_detection="DetectMessageEnd",
+        async_amd="true",
+        async_amd_status_callback=f"{web_server.base_url}/amd",
+    )
+    await settle(emulator.call(created.sid))
+    [verdict] = callbacks_of(web_server, "/amd")
+    assert verdict.get("AnsweredBy") == "machine_end_beep" and verdict.get("CallSid") == created.sid
+    assert verdict.get("MachineDetectionDuration")

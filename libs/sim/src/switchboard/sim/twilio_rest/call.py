@@ -51,6 +51,8 @@ class CallOptions:
     time_limit_s: int = 4 * 3600
     machine_detection: str = ""
     async_amd: bool = False
+    async_amd_callback: str = ""
+    async_amd_callback_method: str = "POST"
 
 
 @dataclass(slots=True)

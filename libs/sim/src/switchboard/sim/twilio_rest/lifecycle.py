@@ -18,7 +18,7 @@ from websockets.exceptions import WebSocketException
 
 from switchboard.sim.phone import CallRejected, MediaStreamCall, StreamIdentity
 from switchboard.sim.twilio_rest.behaviour import EmulatorTiming
-from switchboard.sim.twilio_rest.call import EmulatedCall, Interrupt, StreamSession
+from switchboard.sim.twilio_rest.call import MACHINE_DETECTION_MS, EmulatedCall, Interrupt, StreamSession
 from switchboard.sim.twilio_rest.twiml import (
     Dial,
     Hangup,
@@ -36,6 +36,9 @@ from switchboard.sim.twilio_rest.webhooks import WebhookClient
 
 logger = logging.getLogger(__name__)
 
+ASYNC_AMD_DELAY_S = 0.05
+"""How long the emulated detection takes before an asynchronous verdict is posted (it reports Twilio's typical
+duration, `MACHINE_DETECTION_MS`, without making the caller wait that long)."""
 ERROR_HTTP_RETRIEVAL = 11200
 ERROR_DOCUMENT_PARSE = 12100
 ERROR_STREAM_HANDSHAKE = 31920
@@ -139,11 +142,33 @@ class CallRunner:
             self._move("no-answer")
             return
         self._answer()
-        if call.options.twiml:
-            verbs = self._parse(call.options.twiml)
-        else:
-            verbs = await self._fetch(call.options.url, call.options.method, call.amd_params())
-        await self._converse(verbs)
+        verdict = asyncio.create_task(self._async_amd_verdict())
+        try:
+            if call.options.twiml:
+                verbs = self._parse(call.options.twiml)
+            else:
+                verbs = await self._fetch(call.options.url, call.options.method, call.amd_params())
+            await self._converse(verbs)
+        finally:
+            await verdict
+
+    async def _async_amd_verdict(self) -> None:
+        """With `AsyncAmd=true`, the verdict goes to `AsyncAmdStatusCallback` while the call runs its document."""
+        call = self.call
+        options = call.options
+        if not (options.machine_detection and options.async_amd and options.async_amd_callback):
+            return
+        await asyncio.sleep(ASYNC_AMD_DELAY_S)
+        params = {
+            "AccountSid": call.account_sid,
+            "CallSid": call.sid,
+            "AnsweredBy": call.answered_by or "unknown",
+            "MachineDetectionDuration": str(MACHINE_DETECTION_MS),
+        }
+        delivery = await self._webhooks.send(
+            options.async_amd_callback, params, options.async_amd_callback_method
+        )
+        call.log.webhooks.append(delivery)
 
     async def _inbound(self) -> None:
         self._move("ringing")

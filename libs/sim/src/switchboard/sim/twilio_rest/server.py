@@ -314,6 +314,8 @@ class TwilioRestEmulator:
             time_limit_s=int(params.get("TimeLimit", str(4 * 3600))),
             machine_detection=params.get("MachineDetection", ""),
             async_amd=params.get("AsyncAmd", "").lower() == "true",
+            async_amd_callback=params.get("AsyncAmdStatusCallback", ""),
+            async_amd_callback_method=params.get("AsyncAmdStatusCallbackMethod", "POST"),
         )
         call = self._new_call(
             direction="outbound-api",
