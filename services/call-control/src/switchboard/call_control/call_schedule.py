@@ -15,8 +15,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-import nats.errors
-import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js import api as js_api
@@ -25,6 +23,7 @@ from switchboard.call_control.metrics import CallControlMetrics
 from switchboard.call_control.pull_batches import pull_batches
 from switchboard.common.bus import subjects
 from switchboard.common.bus.client import Bus
+from switchboard.common.bus.connection import ensure_stream
 from switchboard.common.calls.record import CallRecord, CallStatus
 from switchboard.common.calls.store import CallStore
 
@@ -45,14 +44,7 @@ async def ensure_schedule_stream(js: JetStreamContext, *, replicas: int = 1) -> 
         num_replicas=replicas,
         duplicate_window=3600.0,
     )
-    try:
-        await js.stream_info(subjects.CALL_SCHEDULE_STREAM)
-        await js.update_stream(config)
-    except nats.js.errors.NotFoundError:
-        try:
-            await js.add_stream(config)
-        except nats.js.errors.BadRequestError:  # created concurrently by another replica
-            await js.update_stream(config)
+    await ensure_stream(js, config)
 
 
 class CallScheduler:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js import api as js_api
 
@@ -23,6 +22,7 @@ from switchboard.call_control.schemas import CallSummary
 from switchboard.call_control.views import captured_fields
 from switchboard.common.bus import subjects
 from switchboard.common.bus.client import Bus
+from switchboard.common.bus.connection import ensure_stream
 from switchboard.common.bus.messages import TranscriptTurn
 from switchboard.common.calls.record import CallRecord, WebhookDelivery
 from switchboard.common.calls.store import CallStore
@@ -59,14 +59,7 @@ async def ensure_webhooks_stream(js: JetStreamContext, limits: WebhookLimits) ->
         num_replicas=limits.replicas,
         duplicate_window=limits.duplicate_window_s,
     )
-    try:
-        await js.stream_info(subjects.WEBHOOKS_STREAM)
-        await js.update_stream(config)
-    except nats.js.errors.NotFoundError:
-        try:
-            await js.add_stream(config)
-        except nats.js.errors.BadRequestError:  # created concurrently by another replica
-            await js.update_stream(config)
+    await ensure_stream(js, config)
 
 
 def event_id(call_id: str, event_type: str) -> str:

@@ -515,16 +515,7 @@ class CallAgent(SessionEvents):
 
     async def _after_playout(self, message: Hangup | Transfer) -> None:
         """Let the goodbye play out (including a response that has not started speaking yet), then act."""
-        deadline = time.monotonic() + self._options.hangup_wait_s
-        quiet_since = time.monotonic()
-        while time.monotonic() < deadline:
-            busy = any(not g.cleared and not g.fully_played() for g in self.generations.all())
-            now = time.monotonic()
-            if busy:
-                quiet_since = now
-            elif now - quiet_since >= 0.3:
-                break
-            await asyncio.sleep(0.05)
+        await self._played_out(within_s=self._options.hangup_wait_s)
         await self._bus.publish_control(self.call_id, message)
         if isinstance(message, Hangup):
             self.end(f"hangup:{message.reason}")
@@ -544,8 +535,14 @@ class CallAgent(SessionEvents):
         deadline = time.monotonic() + VOICEMAIL_START_S
         while not self.generations.all() and time.monotonic() < deadline:  # noqa: ASYNC110  # polled like the goodbye
             await asyncio.sleep(0.05)
+        await self._played_out(within_s=self.profile.max_duration_s)
+        await self._hang_up("voicemail_left")
+
+    async def _played_out(self, *, within_s: float) -> None:
+        """Wait (at most `within_s`) until every response has played out and 0.3 s went by with nothing playing."""
+        deadline = time.monotonic() + within_s
         quiet_since = time.monotonic()
-        while True:
+        while time.monotonic() < deadline:
             busy = any(not g.cleared and not g.fully_played() for g in self.generations.all())
             now = time.monotonic()
             if busy:
@@ -553,7 +550,6 @@ class CallAgent(SessionEvents):
             elif now - quiet_since >= 0.3:
                 break
             await asyncio.sleep(0.05)
-        await self._hang_up("voicemail_left")
 
     async def _hang_up(self, reason: str) -> None:
         await self._bus.publish_control(self.call_id, Hangup(reason=reason))

@@ -109,16 +109,21 @@ async def ensure_jetstream(js: JetStreamContext, limits: StreamLimits | None = N
         num_replicas=limits.replicas,
         duplicate_window=120.0,
     )
-    try:
-        await js.stream_info(subjects.CALL_EVENTS_STREAM)
-        await js.update_stream(events)
-    except NotFoundError:
-        try:
-            await js.add_stream(events)
-        except nats.js.errors.BadRequestError:  # created concurrently by another service
-            await js.update_stream(events)
+    await ensure_stream(js, events)
     await ensure_bucket(js, subjects.CALLS_BUCKET, ttl_s=limits.calls_ttl_s, replicas=limits.replicas)
     await ensure_bucket(js, subjects.PROFILES_BUCKET, history=5, replicas=limits.replicas)
+
+
+async def ensure_stream(js: JetStreamContext, config: js_api.StreamConfig) -> None:
+    """Create the stream of `config`, or bring it up to date; idempotent, safe from every replica at once."""
+    try:
+        await js.stream_info(config.name or "")
+        await js.update_stream(config)
+    except NotFoundError:
+        try:
+            await js.add_stream(config)
+        except nats.js.errors.BadRequestError:  # created concurrently by another service
+            await js.update_stream(config)
 
 
 async def ensure_bucket(
