@@ -439,3 +439,24 @@ async def test_async_machine_detection_posts_the_verdict_to_its_callback(
     [verdict] = callbacks_of(web_server, "/amd")
     assert verdict.get("AnsweredBy") == "machine_end_beep" and verdict.get("CallSid") == created.sid
     assert verdict.get("MachineDetectionDuration")
+
+
+@pytest.mark.parametrize(("detection", "greets"), [("", True), ("Enable", True), ("DetectMessageEnd", False)])
+async def test_an_answering_machine_greets_and_beeps_unless_twilio_waited_for_the_beep(
+    emulator: TwilioRestEmulator, sdk: Client, media_server: MediaServer, detection: str, greets: bool
+) -> None:
+    emulator.next_callee(Callee.answering(0.0, answered_by="machine_end_beep", hang_up_after_s=6.0))
+    options = {"machine_detection": detection} if detection else {}
+    created = await sdk.api.v2010.account.calls.create_async(
+        to=CALLEE, from_=CALLER_ID, twiml=stream_twiml(), **options
+    )
+    phone = await asyncio.wait_for(emulator.call(created.sid).wait_for_phone(), 10)
+    stream = await media_server.wait_for_stream()
+    await asyncio.sleep(0.3)
+    if greets:
+        await asyncio.wait_for(phone.wait_spoken(), 15)
+        await asyncio.sleep(0.2)
+        assert len([byte for byte in stream.caller_audio if byte not in (0xFF, 0x7F)]) > 4000
+    else:
+        assert not phone.speaking
+        assert len([byte for byte in stream.caller_audio if byte not in (0xFF, 0x7F)]) < 100

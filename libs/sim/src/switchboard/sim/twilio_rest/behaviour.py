@@ -16,7 +16,9 @@ class Callee:
     """The phone at the number dialed.
 
     - `answer`: rings `ring_s`, then answers (`answered_by` is reported when the call asked for AMD);
-      hangs up by itself after `hang_up_after_s` of conversation if set.
+      hangs up by itself after `hang_up_after_s` of conversation if set. An answering machine plays
+      `machine_greeting` and a beep into the call's stream, unless Twilio waited for the beep
+      (`MachineDetection=DetectMessageEnd`) before running the document.
     - `no-answer`: rings until the call's `Timeout` (or `no_answer_after_s`, when set, to keep tests short).
     - `busy`: reports `busy` after `ring_s`, never ringing.
     - `failed`: the carrier refuses the call (`failed`, SIP 500) at once.
@@ -27,6 +29,15 @@ class Callee:
     answered_by: AnsweredBy = "human"
     hang_up_after_s: float | None = None
     no_answer_after_s: float | None = None
+    machine_greeting: str = (
+        "Hi, you have reached five five five, zero one zero zero. Please leave a message after the tone."
+    )
+    """What an answering machine (`answered_by` machine_…) says before its beep."""
+
+    @property
+    def is_machine(self) -> bool:
+        """Whether an answering machine (or a fax) takes the call."""
+        return self.answered_by.startswith("machine") or self.answered_by == "fax"
 
     @classmethod
     def answering(

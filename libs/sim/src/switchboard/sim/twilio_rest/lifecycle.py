@@ -14,9 +14,12 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
 from websockets.exceptions import WebSocketException
 
 from switchboard.sim.phone import CallRejected, MediaStreamCall, StreamIdentity
+from switchboard.sim.phone.messages import SAMPLE_RATE
 from switchboard.sim.twilio_rest.behaviour import EmulatorTiming
 from switchboard.sim.twilio_rest.call import MACHINE_DETECTION_MS, EmulatedCall, Interrupt, StreamSession
 from switchboard.sim.twilio_rest.twiml import (
@@ -35,6 +38,16 @@ from switchboard.sim.twilio_rest.twiml import (
 from switchboard.sim.twilio_rest.webhooks import WebhookClient
 
 logger = logging.getLogger(__name__)
+
+BEEP_HZ = 1000.0
+BEEP_S = 0.5
+
+
+def beep() -> npt.NDArray[np.int16]:
+    """An answering machine's beep: 1 kHz for half a second, at the phone's 8 kHz."""
+    t = np.arange(int(BEEP_S * SAMPLE_RATE)) / SAMPLE_RATE
+    return (8000 * np.sin(2 * np.pi * BEEP_HZ * t)).astype(np.int16)
+
 
 ASYNC_AMD_DELAY_S = 0.05
 """How long the emulated detection takes before an asynchronous verdict is posted (it reports Twilio's typical
@@ -283,9 +296,18 @@ class CallRunner:
         session.phone = phone
         self._open = session
         self.call.changed()
+        if self._greets_as_a_machine():
+            await phone.say(self.call.callee.machine_greeting)
+            await phone.say(beep())
         await phone.wait_closed()
         await phone.hang_up(raise_failures=False)
         self._open = None
+
+    def _greets_as_a_machine(self) -> bool:
+        """An answering machine's greeting is heard unless Twilio held the document until its beep."""
+        options = self.call.options
+        waited = options.machine_detection == "DetectMessageEnd" and not options.async_amd
+        return self.call.direction == "outbound-api" and self.call.callee.is_machine and not waited
 
     async def _close_stream(self) -> None:
         """End the open stream as Twilio does when the call ends or moves on: `stop`, then close."""
