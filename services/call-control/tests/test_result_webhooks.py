@@ -46,8 +46,10 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)
     requests: list[tuple[dict[str, str], bytes, int]] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    arrival_ns: list[int] = field(default_factory=list)
 
     async def handle(self, request: web.Request) -> web.Response:
+        self.arrival_ns.append(time.time_ns())
         body = await request.read()
         status = self.statuses.pop(0) if self.statuses else 200
         self.requests.append((dict(request.headers), body, status))
@@ -152,6 +154,9 @@ async def test_an_ended_call_is_posted_signed_once(call_control: RunCallControl,
             call_id, lambda r: any(d.state == "delivered" for d in r.deliveries.values())
         )
         [(headers, body)] = receiver.delivered()
+        print(
+            f"FIGURE webhook call.ended arrived {(receiver.arrival_ns[0] - record.ended_ns) / 1e6:.0f} ms after the end"
+        )
         assert readme_verify(SECRET, body, headers["Switchboard-Signature"])
         event = json.loads(body)
         assert event["type"] == "call.ended" and event["id"] == headers["Switchboard-Event-Id"]
