@@ -223,7 +223,9 @@ def test_the_edge_and_the_agents_drain_within_their_grace_period(
             assert strategy["maxUnavailable"] == 0, f"{name} {service}: a new replica first"
         _, edge = _container(docs, "media-edge")
         hook = " ".join(edge["lifecycle"]["preStop"]["exec"]["command"])
-        port = _env(edge)["MEDIA_EDGE_PORT"]
+        port = next(
+            p["containerPort"] for p in edge["ports"] if p["name"] == "ops"
+        )  # /drain is on the ops port only
         assert f"http://127.0.0.1:{port}/drain" in hook and "method='POST'" in hook, name
         budgets = _of(docs, "PodDisruptionBudget")
         assert budgets["media-edge"]["spec"]["maxUnavailable"] == 1
