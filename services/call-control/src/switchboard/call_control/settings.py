@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,6 +31,25 @@ def _split(value: Any) -> Any:
     if isinstance(value, str):
         return [item for item in re.split(r"[,\s]+", value) if item]
     return value
+
+
+def _set_of(value: Any, normal: Callable[[str], str]) -> Any:
+    """A list setting as a frozenset of `normal`-ised items; anything else unchanged (pydantic judges it)."""
+    value = _split(value)
+    if isinstance(value, list | set | frozenset | tuple):
+        return frozenset(normal(str(item)) for item in value)
+    return value
+
+
+def _pairs(items: list[str], form: str) -> dict[str, str]:
+    """`KEY=VALUE` items as a mapping; raises `ValueError` naming `form` for an item that is not one."""
+    mapping: dict[str, str] = {}
+    for item in items:
+        key, separator, value = str(item).partition("=")
+        if not separator or not key or not value:
+            raise ValueError(f"expected {form}, got {item!r}")
+        mapping[key] = value
+    return mapping
 
 
 class CallControlSettings(ServiceSettings):
@@ -141,10 +160,7 @@ class CallControlSettings(ServiceSettings):
     @field_validator("result_webhook_allowed_hosts", mode="before")
     @classmethod
     def _hosts(cls, value: Any) -> Any:
-        value = _split(value)
-        if isinstance(value, list | set | frozenset | tuple):
-            return frozenset(str(item).lower() for item in value)
-        return value
+        return _set_of(value, str.lower)
 
     @field_validator("result_webhook_retry_delays_s", mode="before")
     @classmethod
@@ -163,24 +179,13 @@ class CallControlSettings(ServiceSettings):
     @field_validator("allowed_countries", mode="before")
     @classmethod
     def _countries(cls, value: Any) -> Any:
-        value = _split(value)
-        if isinstance(value, list | set | frozenset | tuple):
-            return frozenset(str(item).upper() for item in value)
-        return value
+        return _set_of(value, str.upper)
 
     @field_validator("inbound_profiles", mode="before")
     @classmethod
     def _inbound(cls, value: Any) -> Any:
         items = _split(value)
-        if not isinstance(items, list):
-            return value
-        mapping: dict[str, str] = {}
-        for item in items:
-            number, separator, profile = str(item).partition("=")
-            if not separator or not number or not profile:
-                raise ValueError(f"expected NUMBER=PROFILE, got {item!r}")
-            mapping[number] = profile
-        return mapping
+        return _pairs(items, "NUMBER=PROFILE") if isinstance(items, list) else value
 
     def checked(self) -> StartConfig:
         """The configuration with every secret present and every URL usable.
@@ -242,15 +247,14 @@ class CallControlSettings(ServiceSettings):
         )
         per_profile: dict[str, str] = {}
         if self.result_webhook_secrets is not None:
-            for item in _split(self.result_webhook_secrets.get_secret_value()):
-                profile, separator, secret = item.partition("=")
-                if not separator or not profile or not secret:
-                    raise _invalid("RESULT_WEBHOOK_SECRETS", "expected PROFILE=SECRET,…")
-                per_profile[profile] = secret
+            try:
+                per_profile = _pairs(_split(self.result_webhook_secrets.get_secret_value()), "PROFILE=SECRET")
+            except ValueError:  # the message would quote a secret
+                raise _invalid("RESULT_WEBHOOK_SECRETS", "expected PROFILE=SECRET,…") from None
         for secret in [*([default] if default else []), *per_profile.values()]:
             if len(secret) < MIN_WEBHOOK_SECRET_LENGTH:
                 raise _invalid(
-                    "WEBHOOK_SECRET", f"secrets need at least {MIN_WEBHOOK_SECRET_LENGTH} characters"
+                    "RESULT_WEBHOOK_SECRET", f"secrets need at least {MIN_WEBHOOK_SECRET_LENGTH} characters"
                 )
         if self.result_webhook_url and default is None:
             raise _invalid(
