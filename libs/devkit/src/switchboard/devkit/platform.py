@@ -46,7 +46,9 @@ class ProcessGroup:
             env=env,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            process_group=0,  # the terminal's Ctrl-C is the runner's to handle, not each child's
+            # A group of its own, so the terminal's Ctrl-C is the runner's to handle, not each child's
+            # (`start_new_session`: uvloop, which the benchmarks run on, refuses `process_group`).
+            start_new_session=True,
         )
         self._processes[spec.name] = process
         prefix = self._prefix(spec.name, len(self._processes) - 1)
