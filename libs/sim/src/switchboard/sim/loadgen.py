@@ -43,10 +43,11 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Self
+from typing import IO, Any, Literal, Protocol, Self
 
 import aiohttp
 import numpy as np
+import numpy.typing as npt
 import uvloop
 from nats.aio.msg import Msg
 
@@ -59,7 +60,9 @@ from switchboard.common.errors import SwitchboardError
 from switchboard.common.profiles import PROVIDER_AUDIO
 from switchboard.common.runtime.metrics import BusMetrics, new_registry
 from switchboard.sim.openai_realtime import Behaviour, OpenAIRealtimeEmulator, RecordedEvent, Script
-from switchboard.sim.phone import CallEnded, MediaStreamCall
+from switchboard.sim.phone import CallEnded, MediaStreamCall, PacingStats
+from switchboard.sim.phone.outbound import Utterance
+from switchboard.sim.phone.playout import PlayoutBuffer
 from switchboard.sim.speech import synthesize
 from switchboard.sim.twilio_rest.behaviour import Callee
 from switchboard.sim.twilio_rest.call import EmulatedCall
@@ -104,6 +107,15 @@ class Endpoints:
     openai_port: int
     public_edge_url: str = "wss://edge.switchboard.local"
     """The stream URL prefix in call-control's TwiML; the phones dial `edge_url` instead."""
+    livekit_port: int = 0
+    """Where the LiveKit emulator listens (LiveKit calls only), with the platform's API key and secret."""
+    livekit_api_key: str = ""
+    livekit_api_secret: str = ""
+    livekit_trunk: str = ""
+    """The outbound trunk call-control dials on (`LIVEKIT_OUTBOUND_TRUNK_ID`), and its number."""
+    livekit_number: str = ""
+    livekit_webhook_url: str = ""
+    """Where the emulator sends its room webhooks (call-control's `/livekit/webhook`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +123,8 @@ class LoadOptions:
     """How the callees behave and how the load is applied."""
 
     profile: str = "receptionist-openai"
+    transport: Literal["twilio", "livekit"] = "twilio"
+    """Whose phones the calls go to: the Twilio emulator's (Media Streams) or the LiveKit emulator's (SIP)."""
     callee_number: str = "+14155550123"
     ring_s: float = 0.2
     pause_s: tuple[float, float] = (1.0, 3.0)
@@ -157,7 +171,7 @@ class WindowReport:
     barge_ins_spoken: int = 0
     """Times a callee spoke over an answer."""
     clears_without_twilio_clear: int = 0
-    """Agent clears the edge had nothing to clear at Twilio for (all of it had played)."""
+    """Agent clears the edge had nothing to clear at Twilio for (all of it had played); Twilio calls only."""
     unmatched_sessions: int = 0
     """Model sessions with speech in the window whose call is not known (no caller transcript yet)."""
     phone_frames: int = 0
@@ -193,14 +207,18 @@ class WindowReport:
 
 # --- the emulator processes ----------------------------------------------------------------------------------
 
+Serve = Callable[[Endpoints, LoadOptions, asyncio.StreamReader], Awaitable[None]]
+"""An emulator process's body: serve its emulator and answer `CommandLoop` requests until told to stop."""
 
-class _CommandLoop:
+
+class CommandLoop:
     """A worker's side of its pipe: one JSON request per stdin line, one JSON reply per stdout line."""
 
     def __init__(self, handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]]) -> None:
         self._handlers = handlers
 
     async def serve(self, reader: asyncio.StreamReader) -> None:
+        """Answer requests until `stop` or the end of the pipe."""
         while line := await reader.readline():
             request = json.loads(line)
             command = request.pop("cmd")
@@ -218,23 +236,58 @@ async def _stdin() -> asyncio.StreamReader:
     return reader
 
 
-def _ready(**details: Any) -> None:
+def say_ready(**details: Any) -> None:
+    """Tell the load generator that the worker's emulator is serving."""
     sys.stdout.write(json.dumps({"ready": True, **details}) + "\n")
     sys.stdout.flush()
+
+
+async def run_worker(serve: Serve) -> None:
+    """An emulator process: its configuration is the first line on stdin, then `serve` answers commands."""
+    commands = await _stdin()
+    config = json.loads(await commands.readline())
+    endpoints = Endpoints(**config["endpoints"])
+    raw = config["options"]
+    options = LoadOptions(
+        **{**raw, "pause_s": tuple(raw["pause_s"]), "barge_in_after_s": tuple(raw["barge_in_after_s"])}
+    )
+    os.nice(options.nice)
+    await serve(endpoints, options, commands)
+
+
+class CalleePhone(Protocol):
+    """What a callee needs of its phone, whichever emulator's it is."""
+
+    @property
+    def closed(self) -> bool:
+        """Whether the call is over."""
+
+    @property
+    def buffer(self) -> PlayoutBuffer:
+        """What plays to the caller."""
+
+    @property
+    def pacing(self) -> PacingStats:
+        """How well the caller's frames kept to real time."""
+
+    def agent_audible(self) -> bool:
+        """Whether the agent is speaking to the caller now."""
+
+    async def say(self, speech: npt.NDArray[np.int16]) -> Utterance:
+        """Queue speech (PCM16 at 8 kHz) after what the caller is already saying."""
 
 
 @dataclass(slots=True)
 class _Callee:
     call_id: str
-    phone: MediaStreamCall
+    phone: CalleePhone
     barge_ins: list[int] = field(default_factory=list)
 
 
-class _Callees:
-    """The Twilio emulator's phones, each driven by a callee who talks with the agent."""
+class Callees:
+    """Simulated callees, one per answered phone, each talking with the agent; what they did, for the reports."""
 
-    def __init__(self, emulator: TwilioRestEmulator, options: LoadOptions) -> None:
-        self._emulator = emulator
+    def __init__(self, options: LoadOptions) -> None:
         self._options = options
         self._rng = random.Random(options.seed)
         self._lines = [synthesize(text, 8000, voice="synthetic") for text in CALLER_LINES]
@@ -243,7 +296,8 @@ class _Callees:
         self.callees: dict[str, _Callee] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def _spawn(self, coroutine: Awaitable[None]) -> None:
+    def spawn(self, coroutine: Awaitable[None]) -> None:
+        """Run `coroutine` as a task these callees own (cancelled by `aclose`)."""
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._done)
@@ -253,28 +307,16 @@ class _Callees:
         if not task.cancelled() and (error := task.exception()) is not None:
             logger.error("a callee failed", exc_info=error)
 
-    async def watch(self) -> None:
-        """Follow every call the emulator places."""
-        seen = 0
-        while True:
-            sids = list(self._emulator.calls)
-            for sid in sids[seen:]:
-                self._spawn(self._follow(self._emulator.calls[sid]))
-            seen = len(sids)
-            await asyncio.sleep(0.1)
-
     async def aclose(self) -> None:
+        """Stop every callee."""
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _follow(self, call: EmulatedCall) -> None:
-        try:
-            phone = await call.wait_for_phone()
-        except RuntimeError:
-            return  # ended before its media stream connected
-        callee = _Callee(phone.custom_parameters.get("call_id", call.sid), phone)
-        self.callees[callee.call_id] = callee
+    async def talk(self, call_id: str, phone: CalleePhone) -> None:
+        """Be the callee of the platform's call `call_id` on the answered `phone`, until the call ends."""
+        callee = _Callee(call_id, phone)
+        self.callees[call_id] = callee
         with contextlib.suppress(CallEnded):
             await self._converse(callee)
 
@@ -290,7 +332,7 @@ class _Callees:
                 continue
             if rng.random() < options.barge_in_share:
                 await asyncio.sleep(rng.uniform(*options.barge_in_after_s))
-                if phone.buffer.queued_samples > 0 and not phone.closed:
+                if phone.agent_audible() and not phone.closed:
                     callee.barge_ins.append(time.time_ns())
                     said = await phone.say(rng.choice(self._interjections))
                     await said.wait()
@@ -298,30 +340,32 @@ class _Callees:
             await self._until_quiet(phone)
 
     @staticmethod
-    async def _until_speaking(phone: MediaStreamCall, timeout_s: float = 8.0) -> bool:
+    async def _until_speaking(phone: CalleePhone, timeout_s: float = 8.0) -> bool:
         deadline = time.monotonic() + timeout_s
         while not phone.closed and time.monotonic() < deadline:
-            if phone.buffer.queued_samples > 0:
+            if phone.agent_audible():
                 return True
             await asyncio.sleep(_POLL_S)
         return False
 
     @staticmethod
-    async def _until_quiet(phone: MediaStreamCall, quiet_s: float = 0.4, timeout_s: float = 20.0) -> None:
+    async def _until_quiet(phone: CalleePhone, quiet_s: float = 0.4, timeout_s: float = 20.0) -> None:
         deadline = time.monotonic() + timeout_s
         quiet_since = time.monotonic()
         while not phone.closed and time.monotonic() < deadline:
             now = time.monotonic()
-            if phone.buffer.queued_samples > 0:
+            if phone.agent_audible():
                 quiet_since = now
             elif now - quiet_since >= quiet_s:
                 return
             await asyncio.sleep(_POLL_S)
 
     def status(self, _: dict[str, Any]) -> dict[str, Any]:
+        """`status`: the calls whose callee is still on the line."""
         return {"live": [c.call_id for c in self.callees.values() if not c.phone.closed]}
 
     def report(self, request: dict[str, Any]) -> dict[str, Any]:
+        """`report`: clears the phones received, barge-ins spoken, caller frames sent and how many late."""
         since, until = int(request["since_ns"]), int(request.get("until_ns", time.time_ns()))
         clears: dict[str, list[int]] = {}
         frames = late = barge_ins = 0
@@ -336,6 +380,50 @@ class _Callees:
         return {"clears": clears, "barge_ins": barge_ins, "frames": frames, "late_frames": late}
 
 
+class _MediaStreamLine:
+    """A Twilio phone as a callee sees it: the agent speaks while audio waits in the phone's buffer."""
+
+    def __init__(self, phone: MediaStreamCall) -> None:
+        self._phone = phone
+
+    @property
+    def closed(self) -> bool:
+        return self._phone.closed
+
+    @property
+    def buffer(self) -> PlayoutBuffer:
+        return self._phone.buffer
+
+    @property
+    def pacing(self) -> PacingStats:
+        return self._phone.pacing
+
+    def agent_audible(self) -> bool:
+        return self._phone.buffer.queued_samples > 0
+
+    async def say(self, speech: npt.NDArray[np.int16]) -> Utterance:
+        return await self._phone.say(speech)
+
+
+async def _follow_twilio_calls(emulator: TwilioRestEmulator, callees: Callees) -> None:
+    """Give every call the Twilio emulator places a callee, once its media stream is up."""
+
+    async def follow(call: EmulatedCall) -> None:
+        try:
+            phone = await call.wait_for_phone()
+        except RuntimeError:
+            return  # ended before its media stream connected
+        await callees.talk(phone.custom_parameters.get("call_id", call.sid), _MediaStreamLine(phone))
+
+    seen = 0
+    while True:
+        sids = list(emulator.calls)
+        for sid in sids[seen:]:
+            callees.spawn(follow(emulator.calls[sid]))
+        seen = len(sids)
+        await asyncio.sleep(0.1)
+
+
 async def _serve_phones(endpoints: Endpoints, options: LoadOptions, commands: asyncio.StreamReader) -> None:
     emulator = TwilioRestEmulator(
         account_sid=endpoints.twilio_account_sid,
@@ -345,11 +433,11 @@ async def _serve_phones(endpoints: Endpoints, options: LoadOptions, commands: as
         default_callee=Callee.answering(options.ring_s),
     )
     async with emulator:
-        callees = _Callees(emulator, options)
-        watcher = asyncio.create_task(callees.watch())
-        _ready(base_url=emulator.base_url)
+        callees = Callees(options)
+        watcher = asyncio.create_task(_follow_twilio_calls(emulator, callees))
+        say_ready(base_url=emulator.base_url)
         try:
-            await _CommandLoop({"status": callees.status, "report": callees.report}).serve(commands)
+            await CommandLoop({"status": callees.status, "report": callees.report}).serve(commands)
         finally:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
@@ -416,9 +504,9 @@ async def _serve_model(endpoints: Endpoints, options: LoadOptions, commands: asy
     )
     async with emulator:
         watcher = asyncio.create_task(model.watch(emulator))
-        _ready(base_url=emulator.base_url)
+        say_ready(base_url=emulator.base_url)
         try:
-            await _CommandLoop({"report": model.report}).serve(commands)
+            await CommandLoop({"report": model.report}).serve(commands)
         finally:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
@@ -428,10 +516,11 @@ async def _serve_model(endpoints: Endpoints, options: LoadOptions, commands: asy
 
 
 class _Worker:
-    """One emulator process and its pipe."""
+    """One emulator process (`python -m <module> --worker <role>`) and its pipe."""
 
-    def __init__(self, role: str, log: Path | None) -> None:
+    def __init__(self, role: str, log: Path | None, module: str = "switchboard.sim.loadgen") -> None:
         self.role = role
+        self._module = module
         self._log_path = log
         self._log: IO[bytes] | None = None
         self._process: asyncio.subprocess.Process | None = None
@@ -448,7 +537,7 @@ class _Worker:
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "switchboard.sim.loadgen",
+            self._module,
             "--worker",
             self.role,
             stdin=asyncio.subprocess.PIPE,
@@ -576,7 +665,13 @@ class LoadGenerator:
         self.endpoints = endpoints
         self.options = options or LoadOptions()
         log_dir = Path(self.options.log_dir) if self.options.log_dir else None
-        self._phones = _Worker("phones", log_dir / "loadgen-phones.log" if log_dir else None)
+        self._phones = _Worker(
+            "phones",
+            log_dir / "loadgen-phones.log" if log_dir else None,
+            "switchboard.sim.loadgen_livekit"
+            if self.options.transport == "livekit"
+            else "switchboard.sim.loadgen",
+        )
         self._model = _Worker("model", log_dir / "loadgen-model.log" if log_dir else None)
         self._http: aiohttp.ClientSession | None = None
         self._bus: Bus | None = None
@@ -596,7 +691,7 @@ class LoadGenerator:
 
     @property
     def pids(self) -> dict[str, int]:
-        """The emulator processes: `loadgen-phones` (Twilio and the phones) and `loadgen-model` (OpenAI)."""
+        """The emulator processes: `loadgen-phones` (Twilio or LiveKit, and the phones), `loadgen-model` (OpenAI)."""
         return {"loadgen-phones": self._phones.pid, "loadgen-model": self._model.pid}
 
     async def start(self) -> None:
@@ -662,7 +757,8 @@ class LoadGenerator:
 
     async def _place_one(self) -> None:
         assert self._http is not None and self._tap is not None
-        body = {"to": self.options.callee_number, "profile": self.options.profile, "transport": "twilio"}
+        options = self.options
+        body = {"to": options.callee_number, "profile": options.profile, "transport": options.transport}
         for attempt in range(5):
             try:
                 async with self._http.post(f"{self.endpoints.api_url}/v1/calls", json=body) as response:
@@ -703,7 +799,9 @@ class LoadGenerator:
 
         A barge-in counts when the model's speech started inside the window; its `ctl.clear` is the first of the
         call after it, before the model's next speech start and within 2 s; its Twilio `clear` (at the edge, at
-        the phone) the first within 2 s of that. They are looked for up to `grace_s` after the window's end.
+        the phone) the first within 2 s of that. On a LiveKit call the edge's flush is the source's `clear_queue()`
+        (the final `ctl.playout` of the cleared generation marks it) and the phone is told nothing. They are
+        looked for up to `grace_s` after the window's end.
         """
         assert self._tap is not None and self._window is not None
         tap = self._tap
@@ -720,6 +818,7 @@ class LoadGenerator:
         await asyncio.sleep(grace_s)
         phones = await self._phones.request("report", since_ns=start_ns, until_ns=end_ns)
         model = await self._model.request("report", since_ns=start_ns)
+        twilio = self.options.transport == "twilio"
         report.barge_ins_spoken = phones["barge_ins"]
         report.phone_frames = phones["frames"] - phones_before["frames"]
         report.phone_late_frames = phones["late_frames"] - phones_before["late_frames"]
@@ -739,11 +838,12 @@ class LoadGenerator:
                 published, generation = clear
                 report.barge_in_agent_ms.append((published - started) / 1e6)
                 until = published + _REACTION_WITHIN_NS
-                heard = _first_between(at_phone, published, until)
-                if heard is None:
-                    report.clears_without_twilio_clear += 1
-                    continue
-                report.barge_in_phone_ms.append((heard[0] - started) / 1e6)
+                if twilio:  # a SIP phone is told nothing: the edge flushes its own source
+                    heard = _first_between(at_phone, published, until)
+                    if heard is None:
+                        report.clears_without_twilio_clear += 1
+                        continue
+                    report.barge_in_phone_ms.append((heard[0] - started) / 1e6)
                 written = _first_between(finals, published, until, generation)
                 if written is not None:
                     report.barge_in_ms.append((written[0] - started) / 1e6)
@@ -761,20 +861,6 @@ def _first_between(
 
 
 # --- command line ----------------------------------------------------------------------------------------------
-
-
-async def _worker(role: str) -> None:
-    """An emulator process: its configuration is the first line on stdin, then it serves commands."""
-    commands = await _stdin()
-    config = json.loads(await commands.readline())
-    endpoints = Endpoints(**config["endpoints"])
-    raw = config["options"]
-    options = LoadOptions(
-        **{**raw, "pause_s": tuple(raw["pause_s"]), "barge_in_after_s": tuple(raw["barge_in_after_s"])}
-    )
-    os.nice(options.nice)
-    serve = _serve_phones if role == "phones" else _serve_model
-    await serve(endpoints, options, commands)
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -840,7 +926,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     arguments = _arguments(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("switchboard.common.bus.connection").setLevel(logging.ERROR)  # the tap's own close
-    uvloop.run(_worker(arguments.worker) if arguments.worker else _run(arguments))
+    if arguments.worker:
+        uvloop.run(run_worker(_serve_phones if arguments.worker == "phones" else _serve_model))
+    else:
+        uvloop.run(_run(arguments))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from switchboard.sim.phone.errors import CallEnded
 from switchboard.sim.phone.heard import SILENCE_DBFS, HeardAudio, stereo_wav
 from switchboard.sim.phone.messages import DTMF_DIGITS, SAMPLE_RATE
 from switchboard.sim.phone.outbound import CallerAudio, Utterance, load_wav, to_ulaw
-from switchboard.sim.phone.pacing import FrameSchedule
+from switchboard.sim.phone.pacing import FrameSchedule, PacingStats
 from switchboard.sim.phone.playout import PlayoutBuffer
 from switchboard.sim.phone.report import CallReport, StreamCounters, StreamRecord, build_report
 from switchboard.sim.speech import Voice, synthesize
@@ -186,6 +186,11 @@ class SipPhone:
         if self._buffer is None:
             raise RuntimeError("the call has not been answered")
         return self._buffer
+
+    @property
+    def pacing(self) -> PacingStats:
+        """How well the caller's frames kept to real time."""
+        return PacingStats() if self._schedule is None else self._schedule.stats
 
     def elapsed_s(self) -> float:
         """Seconds since the answer (frozen once the call ended)."""
