@@ -62,6 +62,8 @@ TRANSPORTS = ("twilio", "livekit")
 NAMES = {"twilio": "Twilio", "livekit": "LiveKit"}
 SATURATED_CORES = 0.9
 """A single-loop process using this much of a core is taken as saturated."""
+LATE_SHARE = 0.05
+"""Phones sending this share of their frames late are short of CPU."""
 
 
 async def run(args: argparse.Namespace) -> dict[str, list[Level]]:
@@ -202,6 +204,10 @@ def saturation(level: Level) -> str:
     name = max(level.cpu_ms, key=lambda n: cores(level, n))
     if cores(level, name) >= SATURATED_CORES:
         reasons.append(f"{name} at {cores(level, name):.2f} cores")
+    report = level.report
+    late = report.phone_late_frames / report.phone_frames if report.phone_frames else 0.0
+    if late >= LATE_SHARE:
+        reasons.append(f"the emulator's phones (niced) sent {100 * late:.0f}% of their frames late")
     return ", ".join(reasons)
 
 

@@ -5,7 +5,9 @@ REST API, and one simulated phone per call on a real Media Stream) and the OpenA
 in a process of its own, and makes every callee talk: the agent greets, the callee says something every few
 seconds, the model answers in 2-4 s, and about a third of the answers are barged in on. This process places the
 calls and taps the bus; the two emulator processes run at a lower priority so the platform keeps the CPU it would
-have on its own.
+have on its own. With `LoadOptions(transport="livekit")` the phones are the LiveKit emulator's SIP phones instead
+(`switchboard.sim.loadgen_livekit`): call-control dials them with `CreateSIPParticipant`, the edge joins each
+call's room, and the same callees talk on them.
 
     python -m switchboard.sim.loadgen --api http://127.0.0.1:8080 --api-key KEY --nats nats://127.0.0.1:4222 \
         --edge ws://127.0.0.1:8081 --account-sid AC… --auth-token TOKEN --twilio-port 9400 \
@@ -22,8 +24,10 @@ What a measurement window reports (`WindowReport`), from exact samples:
 - barge-in reaction: from the model's `input_audio_buffer.speech_started` (when the emulator took in the audio it
   detected speech in, and sent the event) to Twilio's `clear` written by the edge (the timestamp of the final
   `ctl.playout` of the cleared generation, which the edge publishes right after writing the `clear`); with its
-  parts: to `ctl.clear` published by the agent, and to the `clear` received by the phone. Each model session is
-  matched to its call through the caller transcript, which carries the session's id.
+  parts: to `ctl.clear` published by the agent, and to the `clear` received by the phone. On LiveKit calls the end
+  is the edge's `AudioSource.clear_queue()` (the same final `ctl.playout` follows it) and a SIP phone is told
+  nothing, so there is no phone part. Each model session is matched to its call through the caller transcript,
+  which carries the session's id.
 """
 
 from __future__ import annotations
