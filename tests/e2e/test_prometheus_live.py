@@ -108,16 +108,22 @@ def _problems(prometheus: LocalPrometheus, queries: list[Query]) -> list[str]:
             problems.append(f"{query.where}: Prometheus refuses {expr!r}: {exc}")
             continue
         present = {name for name in metric_names(expr) if name not in ABSENT_HERE}
+        # Series are looked for over the last 30 s: one missed scrape on a busy machine (the NATS exporter's
+        # /varz read timing out) marks a series stale at once, and must not read as a series that does not exist.
         for name in sorted(present):
-            if not _samples(prometheus, f"count({name})"):
+            if not _samples(prometheus, f"count(last_over_time({name}[30s]))"):
                 problems.append(f"{query.where}: no series of {name}")
         for name, label in label_matchers(expr):
-            if name in present and not _samples(prometheus, f'count({name}{{{label}!=""}})'):
+            if name in present and not _samples(
+                prometheus, f'count(last_over_time({name}{{{label}!=""}}[30s]))'
+            ):
                 problems.append(f"{query.where}: {name} has no label {label!r}")
         if present:
             names = "|".join(sorted(present))
             for label in sorted(grouping_labels(expr) - {"le"}):
-                if not _samples(prometheus, f'count({{__name__=~"{names}", {label}!=""}})'):
+                if not _samples(
+                    prometheus, f'count(last_over_time({{__name__=~"{names}", {label}!=""}}[30s]))'
+                ):
                     problems.append(f"{query.where}: grouped by {label!r}, which none of {names} has")
         if any((query.where, name) in EMPTY_WHEN_HEALTHY for name in present):
             continue

@@ -240,16 +240,18 @@ async def test_a_second_transcoder_process_shares_the_load(
     )
     try:
         async with transcoder(instance_id="first-process"):
-            # wait until the second process serves too: its attach replies name it
+            # wait until the second process serves too (its start, imports included, may take a while on a
+            # busy machine): its attach replies name it
             instances: set[str] = set()
-            for i in range(200):
-                reply = await request_attach(
-                    client, subjects.transcoder_attach(), AttachRequest(call_id=f"share-{i}")
-                )
-                instances.add(reply.instance)
-                if len(instances) == 2 and i >= 19:
-                    break
-                await asyncio.sleep(0.02)
+            i = -1
+            async with asyncio.timeout(45):
+                while len(instances) < 2 or i < 19:
+                    i += 1
+                    reply = await request_attach(
+                        client, subjects.transcoder_attach(), AttachRequest(call_id=f"share-{i}")
+                    )
+                    instances.add(reply.instance)
+                    await asyncio.sleep(0.02 if len(instances) == 2 else 0.1)
             assert instances == {"first-process", "second-process"}
             out = Collector()
             await bus.subscribe(subjects.audio(subjects.ANY, Direction.IN, AudioFormat.PCM24K), cb=out.on_msg)
