@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -22,6 +23,7 @@ from switchboard.devkit.dev_config import (
     Ports,
     Secrets,
 )
+from switchboard.devkit.nats_authorization import NatsAuthorization
 from switchboard.devkit.nats_server import EmbeddedNats, free_port
 from switchboard.devkit.platform import ProcessGroup, ProcessSpec
 from switchboard.sim.gemini_live import GeminiLiveConfig, GeminiLiveEmulator, GeminiScript, ScriptedToolCall
@@ -82,13 +84,28 @@ class Platform:
     openai_agents: dict[str, asyncio.subprocess.Process]
     """The agent-openai replicas by instance id."""
     nats: EmbeddedNats
-    """The NATS server every service uses (a test may kill it and start it again)."""
+    """The NATS server every service uses (a test may kill it and start it again), with production's users and
+    permissions: each service connects as its own user, a test's client with `nats.url` (the all-rights dev
+    user)."""
     ops_ports: dict[str, list[int]] = field(default_factory=dict)
     """Each service's ops ports (/metrics, /readyz), one per replica."""
     nats_monitor: str = ""
     """NATS's monitoring endpoint (/varz)."""
     livekit: LiveKitEmulator | None = None
     """The LiveKit emulator (its SIP service dials and places the LiveKit calls)."""
+    nats_log: Path | None = None
+    """nats-server's log: a message a service may not send or receive is logged there as a violation."""
+    _nats_log_read: int = 0
+
+    def new_permission_violations(self) -> list[str]:
+        """The violations nats-server logged since the last look (a grant missing from the shared file)."""
+        if self.nats_log is None or not self.nats_log.exists():
+            return []
+        with self.nats_log.open("rb") as log:
+            log.seek(self._nats_log_read)
+            text = log.read()
+            self._nats_log_read = log.tell()
+        return [line for line in text.decode(errors="replace").splitlines() if "Violation" in line]
 
     @property
     def auth(self) -> dict[str, str]:
@@ -156,12 +173,28 @@ async def _ready(http: aiohttp.ClientSession, port: int) -> bool:
         return False
 
 
+@pytest.fixture(autouse=True)
+def no_permission_violations(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that used the platform fails when a service was refused a subject (production would refuse it)."""
+    yield
+    for value in request.node.funcargs.values():
+        if isinstance(value, Platform):
+            violations = value.new_permission_violations()
+            assert not violations, "NATS refused these (deploy/k8s/nats-authorization.conf):\n" + "\n".join(
+                violations
+            )
+            return
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Platform]:
     state = tmp_path_factory.mktemp("platform")
     keys = Secrets()
     ports = Ports(**{name: free_port() for name in Ports.__dataclass_fields__})
-    with EmbeddedNats(monitor_port=free_port()) as nats:
+    authorization = NatsAuthorization.random()
+    with EmbeddedNats(
+        monitor_port=free_port(), authorization=authorization, log_file=state / "nats.log"
+    ) as nats:
         async with (
             contextlib.AsyncExitStack() as stack,
             OpenAIRealtimeEmulator(
@@ -193,7 +226,14 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pl
                     )
                 )
                 configure_livekit(livekit)
-                dev = DevPlatform(nats.url, state, ports=ports, keys=keys, extra_env={"LOG_LEVEL": "INFO"})
+                dev = DevPlatform(
+                    nats.address,
+                    state,
+                    ports=ports,
+                    keys=keys,
+                    extra_env={"LOG_LEVEL": "INFO"},
+                    nats_passwords=authorization.service_passwords,
+                )
                 group = ProcessGroup(colour=False)
                 openai_agents: dict[str, asyncio.subprocess.Process] = {}
                 ops_ports = {
@@ -238,6 +278,7 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pl
                             ops_ports,
                             nats.monitor_url or "",
                             livekit,
+                            state / "nats.log",
                         )
                 finally:  # also when start-up fails: no service outlives the session
                     await group.stop()

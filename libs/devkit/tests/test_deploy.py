@@ -30,6 +30,8 @@ from switchboard.common.agent.metrics import AgentMetrics
 from switchboard.common.bus import messages, subjects
 from switchboard.common.runtime.metrics import BusMetrics
 from switchboard.devkit.deploy_queries import deploy_queries, label_matchers, metric_names
+from switchboard.devkit.dev_config import NATS_USER_OF
+from switchboard.devkit.nats_authorization import SHARED_AUTHORIZATION, service_users
 from switchboard.media_edge.metrics import EdgeMetrics
 from switchboard.media_edge.settings import MediaEdgeSettings
 from switchboard.transcoder.metrics import TranscoderMetrics
@@ -40,6 +42,7 @@ pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
+SHARED_NATS = K8S / "nats-authorization.conf"
 COMPOSE = ROOT / "docker-compose.yml"
 COMPOSE_OVERRIDES = sorted((DEPLOY / "compose").glob("*.yml"))
 ALERTS = DEPLOY / "prometheus" / "alerts.yml"
@@ -307,12 +310,30 @@ def test_the_edge_drains_before_it_stops() -> None:
 # --- NATS users and permissions ---------------------------------------------------------------------------
 
 
-def _nats_conf() -> str:
-    return (K8S / "nats.conf").read_text(encoding="utf-8")
+def _nats_authorization() -> str:
+    return (K8S / "nats-authorization.conf").read_text(encoding="utf-8")
+
+
+def test_nats_conf_takes_its_users_from_the_shared_authorization_file() -> None:
+    assert SHARED_AUTHORIZATION == SHARED_NATS, "the local platform's NATS reads production's file"
+    conf = (K8S / "nats.conf").read_text(encoding="utf-8")
+    assert 'include "nats-authorization.conf"' in conf
+    assert not re.search(r"\buser:|permissions:", conf), "users are defined in nats-authorization.conf only"
+    listed = re.search(r"authorization\s*\{\s*users:\s*\[([^\]]*)\]", conf)
+    assert listed is not None
+    assert re.findall(r"\$(\w+)", listed.group(1)) == [user.variable for user in service_users(SHARED_NATS)]
+
+
+def test_the_local_platform_gives_each_service_the_nats_user_kubernetes_gives_it() -> None:
+    for _, container in _workloads():
+        prefix = PREFIX_OF.get(container["name"])
+        if prefix is not None:
+            user = _k8s_env(container)[f"{prefix}NATS_USER"]["value"]
+            assert NATS_USER_OF[container["name"]] == user, container["name"]
 
 
 def test_every_service_user_exists_in_nats_conf_with_the_password_the_service_gets() -> None:
-    users = dict(re.findall(r"\{\s*user:\s*([\w-]+),\s*password:\s*\$(\w+)", _nats_conf()))
+    users = dict(re.findall(r"\{\s*user:\s*([\w-]+),\s*password:\s*\$(\w+)", _nats_authorization()))
     (nats,) = [c for doc, c in _workloads() if doc["metadata"]["name"] == "nats" and c["name"] == "nats"]
     server_env = _k8s_env(nats)
     for _, container in _workloads():
@@ -321,14 +342,14 @@ def test_every_service_user_exists_in_nats_conf_with_the_password_the_service_ge
             continue
         env = _k8s_env(container)
         user = env[f"{prefix}NATS_USER"]["value"]
-        assert user in users, f"{container['name']}: NATS user {user!r} is not in nats.conf"
+        assert user in users, f"{container['name']}: NATS user {user!r} is not in nats-authorization.conf"
         server_key = server_env[users[user]]["valueFrom"]["secretKeyRef"]["key"]
         client_key = env[f"{prefix}NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"]
         assert server_key == client_key, f"{container['name']}: the server checks another password"
 
 
 def test_nats_conf_grants_only_subjects_and_buckets_of_the_bus_contract() -> None:
-    conf = _nats_conf()
+    conf = _nats_authorization()
     controls = {cls.type_name() for cls in typing.get_args(messages.Control)}
     events = {cls.type_name() for cls in typing.get_args(messages.Event)}
     for name in re.findall(r"call\.\*\.ctl\.([\w>*]+)", conf):
@@ -339,6 +360,7 @@ def test_nats_conf_grants_only_subjects_and_buckets_of_the_bus_contract() -> Non
     granted = set(re.findall(r"\$KV\.(\w+)\.>", conf))
     assert granted == buckets
     assert subjects.transcoder_attach() in conf and subjects.agent_attach("*") in conf
+    assert subjects.edge_attach("*") in conf
 
 
 # --- metrics in the alert rules and the dashboard --------------------------------------------------------

@@ -81,6 +81,8 @@ async def test_the_dev_platform_says_ready_once_everything_is_and_ctrl_c_stops_i
         assert api is not None and api.group(1).startswith("http://127.0.0.1:")
         assert (await asyncio.to_thread(http_get, f"{api.group(1)}/docs"))[0] == 200
         assert "listening on 127.0.0.1 only" in banner
+        tools = re.search(r"NATS tools +(nats://dev:\S+@127\.0\.0\.1:\d+)", banner)
+        assert tools is not None, "the banner tells how to connect to NATS with every right"
         assert "demo voice" in banner and ("espeak-ng" in banner or "synthetic" in banner)
         assert f"switchboard-call --say '{DEMO_LINE}'" in banner
         assert DEMO_LINE == english_receptionist().turns[0].caller_says, (
@@ -113,3 +115,7 @@ async def test_the_dev_platform_says_ready_once_everything_is_and_ctrl_c_stops_i
         "none had to be killed"
     )
     assert max(exits[name][0] for name in SERVICES) < min(exits[name][0] for name in EMULATORS)
+    nats_log = (tmp_path / "nats.log").read_text(encoding="utf-8")
+    assert "Violation" not in nats_log, (
+        "every service was allowed what it did (deploy/k8s/nats-authorization.conf)"
+    )

@@ -7,6 +7,7 @@ routed, WebSocket timeouts stated, the edge drained before it stops, scaling on 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,6 +18,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from switchboard.devkit.nats_server import nats_server_binary
 from switchboard.devkit.pytest_plugin import not_tested
 
 pytestmark = pytest.mark.unit
@@ -260,3 +262,29 @@ def test_the_edge_and_the_agents_scale_on_calls_per_replica(builds: dict[str, li
                 assert float(prometheus[0]["metadata"]["threshold"]) < float(capacity), (
                     "scale before they fill"
                 )
+
+
+def test_the_nats_config_map_ships_nats_conf_with_the_files_it_includes_and_they_parse(
+    builds: dict[str, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    for name, docs in builds.items():
+        (nats,) = [doc for doc in docs if doc["kind"] == "StatefulSet" and doc["metadata"]["name"] == "nats"]
+        (volume,) = [v for v in nats["spec"]["template"]["spec"]["volumes"] if v["name"] == "config"]
+        files = _of(docs, "ConfigMap")[volume["configMap"]["name"]]["data"]
+        included = re.findall(r'^\s*include\s+"([^"]+)"', files["nats.conf"], re.MULTILINE)
+        assert included and set(included) <= set(files), f"{name}: nats.conf includes {included}"
+        mounted = tmp_path / name.replace(" ", "-")
+        mounted.mkdir()
+        for file, text in files.items():
+            (mounted / file).write_text(text, encoding="utf-8")
+        passwords = set(re.findall(r"\$(NATS_PASSWORD_\w+)", "\n".join(files.values())))
+        env = {"POD_NAME": "nats-0", **dict.fromkeys(passwords, "p0123456789abcdef")}
+        done = subprocess.run(
+            [nats_server_binary(), "-t", "-c", str(mounted / "nats.conf")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert done.returncode == 0, f"{name}: {done.stderr}"

@@ -21,6 +21,7 @@ from pathlib import Path
 from switchboard.devkit.dev_banner import ready_banner
 from switchboard.devkit.dev_config import DEV_API_KEY, DevPlatform, Ports, Providers, Secrets
 from switchboard.devkit.dev_prometheus import dev_prometheus
+from switchboard.devkit.nats_authorization import NatsAuthorization
 from switchboard.devkit.nats_server import EmbeddedNats, free_port
 from switchboard.devkit.platform import ProcessGroup
 from switchboard.devkit.readiness import wait_until_ready
@@ -80,24 +81,30 @@ async def run_platform(options: DevOptions) -> int:
     store = options.state_dir / "nats"
     monitor = (free_port() if options.free_ports else 8222) if options.prometheus_port is not None else None
     with EmbeddedNats(
-        port=nats_port, store_dir=store, log_file=options.state_dir / "nats.log", monitor_port=monitor
+        port=nats_port,
+        store_dir=store,
+        log_file=options.state_dir / "nats.log",
+        monitor_port=monitor,
+        authorization=NatsAuthorization.random(),
     ) as nats:
+        assert nats.authorization is not None
         platform = DevPlatform(
-            nats.url,
+            nats.address,
             options.state_dir,
             providers,
             ports=ports,
             keys=Secrets(api_key=api_key),
             bind_host=options.host,
             drain_s=DRAIN_S,
+            nats_passwords=nats.authorization.service_passwords,
         )
         emulators = [spec.name for spec in platform.emulators()]
         say(
-            f"NATS at {nats.url} (JetStream in {store}); starting {len(emulators)} emulators and 5 services: "
+            f"NATS at {nats.address} (JetStream in {store}); starting {len(emulators)} emulators and 5 services: "
             "READY follows once every one answers (10-30 s)"
         )
         try:
-            code = await _serve(platform, group, stop, options, api_key, started, nats.monitor_url)
+            code = await _serve(platform, group, stop, options, api_key, started, nats)
         finally:
             say("stopping the services")
             await group.stop([name for name in group.names if name not in emulators], STOP_TIMEOUT_S)
@@ -113,7 +120,7 @@ async def _serve(
     options: DevOptions,
     api_key: str,
     started: float,
-    nats_monitor: str | None = None,
+    nats: EmbeddedNats,
 ) -> int:
     def give_up() -> bool:
         return stop.is_set() or group.exited.is_set()
@@ -139,8 +146,8 @@ async def _serve(
     if not_ready:
         details = "; ".join(f"{name}: {why}" for name, why in not_ready.items())
         return _failed(group, stop, f"not ready after {time.monotonic() - started:.0f} s ({details})")
-    async with _prometheus(platform, options, nats_monitor) as extra:
-        banner = ready_banner(platform, api_key, time.monotonic() - started)
+    async with _prometheus(platform, options, nats.monitor_url) as extra:
+        banner = ready_banner(platform, api_key, time.monotonic() - started, nats_tools_url=nats.url)
         sys.stdout.write("\n".join([*banner[:2], *extra, *banner[2:]]) + "\n")
         sys.stdout.flush()
         stopped = asyncio.create_task(stop.wait())

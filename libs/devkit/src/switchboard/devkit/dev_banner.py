@@ -33,9 +33,17 @@ def demo_voice() -> str:
 
 
 def ready_banner(
-    platform: DevPlatform, api_key: str, seconds: float, *, cwd: Path | None = None
+    platform: DevPlatform,
+    api_key: str,
+    seconds: float,
+    *,
+    cwd: Path | None = None,
+    nats_tools_url: str | None = None,
 ) -> list[str]:
-    """The lines of the banner, printed once every service answers /readyz."""
+    """The lines of the banner, printed once every service answers /readyz.
+
+    `nats_tools_url`: how a tool connects to NATS with every right (the dev user), when NATS has users.
+    """
     ports, providers = platform.ports, platform.providers
     host = platform.probe_host
     emulated = not (providers.real_twilio and providers.openai_key and providers.gemini_key)
@@ -62,7 +70,13 @@ def ready_banner(
         f"  console      http://localhost:{ports.call_control}/console   (sign in with the API key)",
         f"  media-edge   ws://{host}:{ports.edge}/twilio/stream",
         f"  ops          {ops} (/metrics, /healthz, /readyz)",
-        f"  NATS         {platform.nats_url}",
+        f"  NATS         {platform.nats_url}"
+        + ("   (each service as its own user, deploy/k8s/nats-authorization.conf)" if nats_tools_url else ""),
+        *(
+            [f"  NATS tools   {nats_tools_url}   (every right; this run's password)"]
+            if nats_tools_url
+            else []
+        ),
         *(f"  {line}" for line in providers.banner(ports)),
     ]
     if emulated:

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from switchboard.devkit.nats_server import free_port
 from switchboard.devkit.platform import ProcessSpec
@@ -24,6 +25,14 @@ EDGE_PUBLIC_URL = "wss://edge.switchboard.local/twilio/stream"
 DEV_NUMBER = "+14155550100"
 DEV_LIVEKIT_TRUNK = "ST_dev_outbound"
 """The outbound trunk of the LiveKit emulator in `make dev`."""
+NATS_USER_OF = {
+    "transcoder": "transcoder",
+    "media-edge": "media-edge",
+    "call-control": "call-control",
+    "agent-openai": "agent",
+    "agent-gemini": "agent",
+}
+"""Each service's NATS user (deploy/k8s/nats-authorization.conf), as the Kubernetes manifests set it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +158,19 @@ class DevPlatform:
     """Where the services' ports (API, edge, ops) listen; 0.0.0.0 opens them to the network."""
     drain_s: float | None = None
     """How long the services let calls go on after SIGTERM (None: their own default, 15 minutes)."""
+    nats_passwords: Mapping[str, str] = field(default_factory=dict)
+    """NATS user → password (`EmbeddedNats.authorization.service_passwords`): each service connects as its own
+    user (`NATS_USER_OF`); empty: anonymously."""
+
+    def __post_init__(self) -> None:
+        if urlsplit(self.nats_url).username is not None:
+            raise ValueError(
+                "the services connect to NATS as their own users: give the server's address "
+                "(EmbeddedNats.address), not a URL with credentials"
+            )
+        missing = set(NATS_USER_OF.values()) - set(self.nats_passwords)
+        if self.nats_passwords and missing:
+            raise ValueError(f"no NATS password for the users {sorted(missing)}")
 
     @property
     def probe_host(self) -> str:
@@ -295,8 +317,8 @@ class DevPlatform:
             }
         )
         return [
-            _service("transcoder", "TRANSCODER_", {**common, "OPS_PORT": str(ports.transcoder_ops)}),
-            _service(
+            self._service("transcoder", "TRANSCODER_", {**common, "OPS_PORT": str(ports.transcoder_ops)}),
+            self._service(
                 "media-edge",
                 "MEDIA_EDGE_",
                 {
@@ -311,13 +333,13 @@ class DevPlatform:
                     **self.livekit(signalling=True),
                 },
             ),
-            _service(
+            self._service(
                 "agent-openai", "AGENT_OPENAI_", {**common, "OPS_PORT": str(ports.agent_openai_ops), **openai}
             ),
-            _service(
+            self._service(
                 "agent-gemini", "AGENT_GEMINI_", {**common, "OPS_PORT": str(ports.agent_gemini_ops), **gemini}
             ),
-            _service(
+            self._service(
                 "call-control",
                 "CALL_CONTROL_",
                 {
@@ -355,9 +377,14 @@ class DevPlatform:
             ),
         ]
 
-
-def _service(name: str, prefix: str, env: Mapping[str, str]) -> ProcessSpec:
-    module = f"switchboard.{name.replace('-', '_')}.main"
-    return ProcessSpec(
-        name, [sys.executable, "-m", module], {prefix + key: value for key, value in env.items()}
-    )
+    def _service(self, name: str, prefix: str, env: Mapping[str, str]) -> ProcessSpec:
+        module = f"switchboard.{name.replace('-', '_')}.main"
+        user = NATS_USER_OF[name]
+        credentials = (
+            {"NATS_USER": user, "NATS_PASSWORD": self.nats_passwords[user]} if self.nats_passwords else {}
+        )
+        return ProcessSpec(
+            name,
+            [sys.executable, "-m", module],
+            {prefix + key: value for key, value in {**env, **credentials}.items()},
+        )

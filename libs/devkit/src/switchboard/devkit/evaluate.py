@@ -19,6 +19,7 @@ from pathlib import Path
 import aiohttp
 
 from switchboard.devkit.dev_config import DEV_NUMBER, EDGE_PUBLIC_URL, DevPlatform, Ports, Providers, Secrets
+from switchboard.devkit.nats_authorization import NatsAuthorization
 from switchboard.devkit.nats_server import EmbeddedNats, free_port
 from switchboard.devkit.platform import ProcessGroup
 from switchboard.sim.drivers import draw
@@ -40,7 +41,11 @@ async def run(calls: int, seed: int, provider: str, *, fast: bool) -> Report:
     env = Providers.from_environment(os.environ)
     providers = Providers(openai_key=env.openai_key, gemini_key=env.gemini_key)  # the callee stays simulated
     ports = Ports(**{name: free_port() for name in Ports.__dataclass_fields__})
-    with tempfile.TemporaryDirectory(prefix="switchboard-eval-") as state_dir, EmbeddedNats() as nats:
+    authorization = NatsAuthorization.random()  # each service as its own user, as in production
+    with (
+        tempfile.TemporaryDirectory(prefix="switchboard-eval-") as state_dir,
+        EmbeddedNats(authorization=authorization) as nats,
+    ):
         state = Path(state_dir)
         async with (
             OpenAIRealtimeEmulator(
@@ -68,7 +73,13 @@ async def run(calls: int, seed: int, provider: str, *, fast: bool) -> Report:
                 )
                 ports = replace(ports, twilio_emulator=int(twilio.base_url.rsplit(":", 1)[1]))
                 dev = DevPlatform(
-                    nats.url, state, providers, ports=ports, keys=keys, extra_env={"LOG_LEVEL": "WARNING"}
+                    nats.address,
+                    state,
+                    providers,
+                    ports=ports,
+                    keys=keys,
+                    extra_env={"LOG_LEVEL": "WARNING"},
+                    nats_passwords=authorization.service_passwords,
                 )
                 group = ProcessGroup(colour=False)
                 for spec in dev.services():

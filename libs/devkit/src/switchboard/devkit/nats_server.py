@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from switchboard.devkit.nats_authorization import DEV_USER, NatsAuthorization, with_credentials
 from switchboard.devkit.processes import stop_process
 
 
@@ -37,6 +39,12 @@ class EmbeddedNats:
 
     ``store_dir`` keeps JetStream data across restarts (the local platform); without it a temporary directory
     is used and removed on exit (tests).
+
+    With ``authorization`` the server takes production's users and permissions (a config that includes
+    deploy/k8s/nats-authorization.conf, written into the store directory, the passwords in the server's
+    environment) and refuses anonymous connections; `url` then carries the all-rights dev user's credentials
+    (for the tools), `address` does not (services connect there as their own users). Without it anyone may
+    connect and do anything (the unit and service tests).
     """
 
     def __init__(
@@ -47,8 +55,10 @@ class EmbeddedNats:
         host: str = "127.0.0.1",
         log_file: Path | None = None,
         monitor_port: int | None = None,
+        authorization: NatsAuthorization | None = None,
     ) -> None:
         self.host = host
+        self.authorization = authorization
         self.monitor_port = monitor_port
         self.port = port or free_port(host)
         self._own_store = store_dir is None
@@ -58,9 +68,16 @@ class EmbeddedNats:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
     @property
-    def url(self) -> str:
-        """The client URL."""
+    def address(self) -> str:
+        """The client URL without credentials."""
         return f"nats://{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The client URL for tools and tests: with the dev user's credentials when authorization is on."""
+        if self.authorization is None:
+            return self.address
+        return with_credentials(self.address, DEV_USER, self.authorization.passwords[DEV_USER])
 
     @property
     def monitor_url(self) -> str | None:
@@ -80,10 +97,14 @@ class EmbeddedNats:
         args = [nats_server_binary(), "-a", self.host, "-p", str(self.port), "-js", "-sd", str(store)]
         if self.monitor_port is not None:
             args += ["-m", str(self.monitor_port)]
+        env = None
+        if self.authorization is not None:
+            args += ["-c", str(self.authorization.write(store))]
+            env = {**os.environ, **self.authorization.environment()}
         output = open(self._log_file, "ab") if self._log_file else subprocess.DEVNULL
         try:
             # A process group of its own: Ctrl-C in a terminal stops the clients first, then this server.
-            self._process = subprocess.Popen(args, stdout=output, stderr=output, process_group=0)
+            self._process = subprocess.Popen(args, stdout=output, stderr=output, env=env, process_group=0)
         finally:
             if self._log_file:
                 output.close()  # type: ignore[union-attr]  # a file when log_file is set
@@ -97,7 +118,7 @@ class EmbeddedNats:
             except OSError:
                 time.sleep(0.02)
         self.stop()
-        raise TimeoutError(f"nats-server did not listen on {self.url} within {timeout_s}s")
+        raise TimeoutError(f"nats-server did not listen on {self.address} within {timeout_s}s")
 
     def stop(self) -> None:
         """Stop the server (and remove its temporary store)."""

@@ -24,6 +24,7 @@ from typing import Literal
 from prometheus_client.parser import text_string_to_metric_families
 
 from switchboard.devkit.dev_config import DEV_LIVEKIT_TRUNK, EDGE_PUBLIC_URL, DevPlatform, Ports, Secrets
+from switchboard.devkit.nats_authorization import NatsAuthorization
 from switchboard.devkit.nats_server import EmbeddedNats
 from switchboard.devkit.platform import ProcessGroup
 from switchboard.devkit.process_usage import Sample, nats_server_pid, sample
@@ -255,10 +256,14 @@ async def loaded_platform(settings: LoadSettings, progress: Progress) -> AsyncIt
     started = time.monotonic()
     keys = Secrets()
     ports = Ports.free()
-    with tempfile.TemporaryDirectory(prefix="bench-platform-") as state_dir, EmbeddedNats() as nats:
+    authorization = NatsAuthorization.random()  # production's users and grants; the tap is the dev user
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-platform-") as state_dir,
+        EmbeddedNats(authorization=authorization) as nats,
+    ):
         state = Path(state_dir)
         dev = DevPlatform(
-            nats.url,
+            nats.address,
             state,
             ports=ports,
             keys=keys,
@@ -269,6 +274,7 @@ async def loaded_platform(settings: LoadSettings, progress: Progress) -> AsyncIt
                 "CAPACITY": str(settings.capacity),
                 "TRANSCODE": settings.transcode,
             },
+            nats_passwords=authorization.service_passwords,
         )
         endpoints = Endpoints(
             api_url=f"http://127.0.0.1:{ports.call_control}",

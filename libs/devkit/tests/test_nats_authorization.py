@@ -1,0 +1,347 @@
+"""Production's NATS users and permissions on a real nats-server: each service may do what it does, and no more.
+
+The server runs with deploy/k8s/nats-authorization.conf, the file production's nats.conf includes, through
+EmbeddedNats's dev config (as `make dev` and the end-to-end tests run it). For each service user, the subjects
+its service publishes and subscribes to (built with subjects.py, the names from messages.py) must pass, and
+subjects of another service's part must be refused: a missing grant fails here instead of dropping a call's
+messages in production, where the only sign is the client's error callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.errors import Error as NatsError
+
+from switchboard.common.bus import subjects
+from switchboard.common.bus.connection import ensure_bucket, ensure_jetstream
+from switchboard.common.bus.formats import AudioFormat, Direction
+from switchboard.common.bus.messages import (
+    BargeIn,
+    CallCreated,
+    CallEnded,
+    CallProgress,
+    CallTransferred,
+    Clear,
+    ComponentAttached,
+    DtmfReceived,
+    ErrorOccurred,
+    FieldCaptured,
+    Hangup,
+    Heartbeat,
+    MediaStarted,
+    MediaStopped,
+    Playout,
+    SendDtmf,
+    StatusChanged,
+    ToolCalled,
+    TranscriptTurn,
+    Transfer,
+)
+from switchboard.devkit.dev_config import NATS_USER_OF
+from switchboard.devkit.nats_authorization import NatsAuthorization, service_users
+from switchboard.devkit.nats_server import EmbeddedNats
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
+CALL = "CA0123456789abcdef"
+PROVIDERS = ("openai", "gemini")
+
+
+def _audio(direction: Direction) -> list[str]:
+    return [subjects.audio(CALL, direction, fmt) for fmt in AudioFormat]
+
+
+def _controls(*names: str) -> list[str]:
+    return [subjects.control(CALL, name) for name in names]
+
+
+def _events(*names: str) -> list[str]:
+    return [subjects.event(CALL, name) for name in names]
+
+
+def _kv(bucket: str) -> str:
+    return f"$KV.{bucket}.{CALL}"
+
+
+RECORDING_CHUNK = "$O.recordings.C.chunk"
+SENTINEL = "not.granted.to.anyone"
+
+
+@dataclass(frozen=True)
+class Uses:
+    """What one service user publishes and subscribes to, and what it must not."""
+
+    publish: list[str]
+    subscribe: list[str]
+    queue_subscribe: list[str] = field(default_factory=list)
+    """Subjects it serves as a queue group (attach requests)."""
+    refused_publish: list[str] = field(default_factory=list)
+    refused_subscribe: list[str] = field(default_factory=list)
+
+
+USES: dict[str, Uses] = {
+    "transcoder": Uses(
+        publish=[
+            *_audio(Direction.IN),
+            *_audio(Direction.OUT),
+            *_controls(Heartbeat.type_name()),
+            *_events(ComponentAttached.type_name()),
+        ],
+        subscribe=[
+            *_audio(Direction.IN),
+            *_audio(Direction.OUT),
+            *_controls(Clear.type_name()),
+            *_events(MediaStopped.type_name(), CallEnded.type_name()),
+        ],
+        queue_subscribe=[subjects.transcoder_attach()],
+        refused_publish=[
+            *_controls(Hangup.type_name(), Playout.type_name()),
+            *_events(CallEnded.type_name(), TranscriptTurn.type_name()),
+            _kv(subjects.CALLS_BUCKET),
+            subjects.agent_attach("openai"),
+        ],
+        refused_subscribe=[subjects.call_events(subjects.ANY), subjects.agent_attach("openai")],
+    ),
+    "media-edge": Uses(
+        publish=[
+            *_audio(Direction.IN),
+            *_controls(
+                Playout.type_name(), Heartbeat.type_name(), Hangup.type_name(), CallProgress.type_name()
+            ),
+            *_events(
+                MediaStarted.type_name(),
+                MediaStopped.type_name(),
+                DtmfReceived.type_name(),
+                ErrorOccurred.type_name(),
+            ),
+            subjects.transcoder_attach(),
+            *[subjects.agent_attach(provider) for provider in PROVIDERS],
+            _kv(subjects.CALLS_BUCKET),
+            RECORDING_CHUNK,
+        ],
+        subscribe=[
+            *_audio(Direction.OUT),
+            *_controls(Clear.type_name(), Hangup.type_name(), SendDtmf.type_name(), Heartbeat.type_name()),
+        ],
+        queue_subscribe=[subjects.edge_attach("livekit")],
+        refused_publish=[
+            *_audio(Direction.OUT),
+            *_controls(Clear.type_name()),
+            *_events(CallCreated.type_name(), CallEnded.type_name(), TranscriptTurn.type_name()),
+            _kv(subjects.PROFILES_BUCKET),
+            subjects.webhook_outbox(CALL),
+        ],
+        refused_subscribe=[*_audio(Direction.IN), subjects.call_events(subjects.ANY)],
+    ),
+    "call-control": Uses(
+        publish=[
+            *_events(
+                CallCreated.type_name(),
+                StatusChanged.type_name(),
+                CallEnded.type_name(),
+                CallTransferred.type_name(),
+                ErrorOccurred.type_name(),
+            ),
+            subjects.edge_attach("livekit"),
+            _kv(subjects.CALLS_BUCKET),
+            _kv(subjects.PROFILES_BUCKET),
+            _kv(subjects.IDEMPOTENCY_BUCKET),
+            subjects.webhook_outbox(CALL),
+            subjects.webhook_dead_letter(CALL),
+            subjects.call_schedule(CALL),
+            RECORDING_CHUNK,
+        ],
+        subscribe=[
+            *[
+                subjects.control(subjects.ANY, name)
+                for name in (Hangup.type_name(), Transfer.type_name(), CallProgress.type_name())
+            ],
+            subjects.call_events(subjects.ANY),
+            subjects.call_events(CALL),
+        ],
+        refused_publish=[
+            *_audio(Direction.IN),
+            *_controls(Clear.type_name(), Hangup.type_name()),
+            *_events(TranscriptTurn.type_name(), MediaStarted.type_name()),
+            subjects.transcoder_attach(),
+            f"$JS.API.STREAM.PURGE.{subjects.CALL_EVENTS_STREAM}",
+        ],
+        refused_subscribe=[*_audio(Direction.IN), *_controls(Clear.type_name())],
+    ),
+    "agent": Uses(
+        publish=[
+            *_audio(Direction.OUT),
+            *_controls(
+                Clear.type_name(),
+                Hangup.type_name(),
+                Transfer.type_name(),
+                SendDtmf.type_name(),
+                Heartbeat.type_name(),
+            ),
+            *_events(
+                ComponentAttached.type_name(),
+                TranscriptTurn.type_name(),
+                ToolCalled.type_name(),
+                BargeIn.type_name(),
+                FieldCaptured.type_name(),
+                ErrorOccurred.type_name(),
+            ),
+            _kv(subjects.CALLS_BUCKET),
+        ],
+        subscribe=[
+            *_audio(Direction.IN),
+            *_controls(Playout.type_name(), Heartbeat.type_name()),
+            *_events(MediaStopped.type_name(), CallEnded.type_name()),
+        ],
+        queue_subscribe=[subjects.agent_attach(provider) for provider in PROVIDERS],
+        refused_publish=[
+            *_audio(Direction.IN),
+            *_controls(Playout.type_name(), CallProgress.type_name()),
+            *_events(CallCreated.type_name(), StatusChanged.type_name(), CallEnded.type_name()),
+            _kv(subjects.PROFILES_BUCKET),
+            RECORDING_CHUNK,
+            f"$JS.API.STREAM.DELETE.{subjects.CALL_EVENTS_STREAM}",
+        ],
+        refused_subscribe=[*_audio(Direction.OUT), subjects.call_events(subjects.ANY)],
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmbeddedNats]:
+    with EmbeddedNats(authorization=NatsAuthorization.random()) as running:
+        yield running
+
+
+async def _connect(
+    server: EmbeddedNats, user: str, errors: list[str], sentinel_refused: asyncio.Event | None = None
+) -> NatsClient:
+    assert server.authorization is not None
+
+    async def on_error(exc: Exception) -> None:
+        errors.append(str(exc))
+        if sentinel_refused is not None and SENTINEL in _refused(errors[-1:], "publish"):
+            sentinel_refused.set()
+
+    return await nats.connect(
+        server.address,
+        user=user,
+        password=server.authorization.passwords[user],
+        error_cb=on_error,
+        allow_reconnect=False,
+    )
+
+
+def _refused(errors: list[str], action: str) -> set[str]:
+    """The subjects the server refused, from its errors (`permissions violation for publish to "x"`).
+
+    nats-py lowercases the server's message: so are the subjects returned.
+    """
+    marker = f"permissions violation for {action} to "
+    return {error.split(marker, 1)[1].strip('"') for error in errors if marker in error.lower()}
+
+
+async def _refusals(
+    server: EmbeddedNats, user: str, publish: list[str], subscribe: list[str], queue: list[str]
+) -> tuple[set[str], set[str]]:
+    """What the server refused of these publications and subscriptions, as (publish, subscribe) subjects.
+
+    The server's errors may come after its answer to a flush: a last publication nobody may make (SENTINEL)
+    marks the end, as the errors come in order.
+    """
+    errors: list[str] = []
+    sentinel_refused = asyncio.Event()
+    nc = await _connect(server, user, errors, sentinel_refused)
+    try:
+        for subject in publish:
+            await nc.publish(subject, b"")
+        for subject in subscribe:
+            await nc.subscribe(subject)
+        for subject in queue:
+            await nc.subscribe(subject, queue="attach")
+        await nc.publish(SENTINEL, b"")
+        await nc.flush()
+        await asyncio.wait_for(sentinel_refused.wait(), 10)
+    finally:
+        await nc.close()
+    return _refused(errors, "publish") - {SENTINEL}, _refused(errors, "subscription")
+
+
+def test_the_users_are_the_services_users() -> None:
+    assert {user.user for user in service_users()} == set(NATS_USER_OF.values()) == set(USES)
+
+
+@pytest.mark.parametrize("user", sorted(USES))
+async def test_each_service_user_may_use_its_services_subjects(server: EmbeddedNats, user: str) -> None:
+    uses = USES[user]
+    inbox = "_INBOX.reply"
+    refused_publish, refused_subscribe = await _refusals(
+        server, user, uses.publish, [*uses.subscribe, inbox], uses.queue_subscribe
+    )
+    assert refused_publish == set(), f"{user} may not publish what its service publishes"
+    assert refused_subscribe == set(), f"{user} may not subscribe to what its service subscribes to"
+
+
+@pytest.mark.parametrize("user", sorted(USES))
+async def test_each_service_user_is_refused_other_services_subjects(server: EmbeddedNats, user: str) -> None:
+    uses = USES[user]
+    refused_publish, refused_subscribe = await _refusals(
+        server, user, uses.refused_publish, uses.refused_subscribe, []
+    )
+    assert refused_publish == {subject.lower() for subject in uses.refused_publish}
+    assert refused_subscribe == {subject.lower() for subject in uses.refused_subscribe}
+
+
+@pytest.mark.parametrize("user", sorted(USES))
+async def test_each_service_user_sets_up_and_reads_the_platforms_jetstream_resources(
+    server: EmbeddedNats, user: str
+) -> None:
+    errors: list[str] = []
+    nc = await _connect(server, user, errors)
+    try:
+        js = nc.jetstream()
+        await ensure_jetstream(js)
+        calls = await js.key_value(subjects.CALLS_BUCKET)
+        if _kv(subjects.CALLS_BUCKET) in USES[user].publish:
+            await calls.put(CALL, b"record")
+        events = [
+            subject for subject in USES[user].publish if subject.startswith(subjects.call_events(CALL)[:-1])
+        ]
+        ack = await js.publish(events[0], b"")  # stored: the stream's ack came back on the user's inbox
+        assert ack.stream == subjects.CALL_EVENTS_STREAM
+        info = await js.stream_info(subjects.CALL_EVENTS_STREAM)
+        assert info.config.name == subjects.CALL_EVENTS_STREAM
+        if user == "call-control":
+            await ensure_bucket(js, subjects.IDEMPOTENCY_BUCKET)
+    finally:
+        await nc.close()
+    assert errors == []
+
+
+async def test_an_anonymous_client_and_a_wrong_password_are_refused(server: EmbeddedNats) -> None:
+    with pytest.raises(NatsError, match="Authorization Violation"):
+        await nats.connect(server.address, allow_reconnect=False, max_reconnect_attempts=0)
+    with pytest.raises(NatsError, match="Authorization Violation"):
+        await nats.connect(
+            server.address, user="agent", password="wrong", allow_reconnect=False, max_reconnect_attempts=0
+        )
+
+
+async def test_the_dev_user_may_do_everything(server: EmbeddedNats) -> None:
+    sent = [subject for uses in USES.values() for subject in uses.refused_publish]
+    client = await nats.connect(server.url)  # the URL carries the dev user's credentials
+    try:
+        everything = await client.subscribe(">")
+        for subject in sent:
+            await client.publish(subject, b"")
+        async with asyncio.timeout(10):
+            received = [(await everything.next_msg()).subject for _ in sent]
+    finally:
+        await client.close()
+    assert received == sent
