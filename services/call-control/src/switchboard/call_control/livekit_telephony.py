@@ -1,9 +1,12 @@
 """LiveKit SIP through the `livekit-api` SDK: a room per call, the callee dialed into it, an edge joined to it.
 
 Placing a call: create the room `call-{call_id}`, write it into the record, have a media edge join it
-(`svc.edge.livekit.attach`, so the agent is there before the callee answers), then `CreateSIPParticipant` over
-the outbound trunk with `wait_until_answered`, in a task of its own: the API answers the caller of
-`POST /v1/calls` at once, and the SIP outcome arrives later. A failed dial ends the record with a clear outcome
+(`svc.edge.livekit.attach`), then, in a task of its own, wait until the edge is in the room (publishing) and
+`CreateSIPParticipant` over the outbound trunk with `wait_until_answered`: the API answers the caller of
+`POST /v1/calls` at once, and the SIP outcome arrives later. Dialling only once the edge is in the room (as a
+LiveKit agent dials from its own room) lets the edge see the phone from `dialing` on, so `ringing` reaches the
+record, and the greeting is ready at the answer; an edge slower than `livekit_edge_join_timeout_s` is logged
+and counted, and the call dialled anyway. A failed dial ends the record with a clear outcome
 (486/600/603 busy; 408/480/487 no-answer; 404/484 an invalid number; anything else failed) and its SIP status.
 Hang-up deletes the room; transfer is `TransferSIPParticipant` (a SIP REFER) of the room's SIP participant.
 """
@@ -34,6 +37,10 @@ logger = logging.getLogger(__name__)
 
 CALL_ID_ATTRIBUTE = "switchboard.callID"
 ROOM_PREFIX = "call-"
+EDGE_KIND = api.ParticipantInfo.Kind.AGENT
+"""The kind of participant the edge joins the room as."""
+_FIRST_LOOK_S = 0.02
+_LONGEST_LOOK_S = 0.2
 
 #: SIP status of a failed dial → the call's outcome and the reason recorded.
 _SIP_OUTCOMES: dict[int, tuple[CallStatus, str]] = {
@@ -46,6 +53,13 @@ _SIP_OUTCOMES: dict[int, tuple[CallStatus, str]] = {
     404: (CallStatus.FAILED, "invalid_number"),
     484: (CallStatus.FAILED, "invalid_number"),
 }
+
+
+def _is_edge(participant: api.ParticipantInfo) -> bool:
+    """An agent participant publishing audio: the edge publishes once it is connected and follows the room."""
+    return participant.kind == EDGE_KIND and any(
+        track.type == api.TrackType.AUDIO for track in participant.tracks
+    )
 
 
 def room_for(call_id: str) -> str:
@@ -166,6 +180,7 @@ class LiveKitTelephony:
         sip_request.ringing_timeout.FromSeconds(request.ring_timeout_s)
         sip_request.max_call_duration.FromSeconds(request.max_duration_s)
         try:
+            await self._wait_for_edge(request.call_id, room)
             info = await self._api.sip.create_sip_participant(sip_request)
         except api.SipCallError as error:
             code = error.sip_status_code
@@ -191,6 +206,35 @@ class LiveKitTelephony:
             )
         else:
             logger.info("answered (%s)", info.sip_call_id, extra={"call_id": request.call_id})
+
+    async def _wait_for_edge(self, call_id: str, room: str) -> None:
+        """Return once the edge is in `room` and publishing, or after the join timeout.
+
+        Also returns when LiveKit cannot list the room: the dial that follows reports what is wrong.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.livekit_edge_join_timeout_s
+        pause = _FIRST_LOOK_S
+        while True:
+            try:
+                listed = await self._api.room.list_participants(api.ListParticipantsRequest(room=room))
+            except (api.ServerError, aiohttp.ClientError, TimeoutError) as error:  # the dial will say more
+                code = error.code if isinstance(error, api.ServerError) else "unreachable"
+                self._metrics.livekit_errors.labels("list_participants", code).inc()
+                logger.warning("could not see who is in the room: %s", error, extra={"call_id": call_id})
+                return
+            if any(_is_edge(participant) for participant in listed.participants):
+                return
+            if loop.time() + pause > deadline:
+                self._metrics.livekit_errors.labels("edge_join", "timeout").inc()
+                logger.warning(
+                    "no edge in the room after %.1f s: dialling anyway",
+                    self._settings.livekit_edge_join_timeout_s,
+                    extra={"call_id": call_id},
+                )
+                return
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _LONGEST_LOOK_S)
 
     async def _caller_identity(self, record: CallRecord) -> str:
         with self._measured("list_participants"):

@@ -129,6 +129,9 @@ class CallControlSettings(ServiceSettings):
     livekit_empty_timeout_s: int = Field(
         default=30, ge=1, description="A call's room closes this long after it empties"
     )
+    livekit_edge_join_timeout_s: float = Field(
+        default=5.0, gt=0, le=60, description="How long a dial waits for the edge to join the call's room"
+    )
 
     allowed_countries: Annotated[frozenset[str], NoDecode] = frozenset({"US", "CA"})
     profiles_dir: Path = Path("profiles")
