@@ -16,6 +16,7 @@ import pytest_asyncio
 from livekit.protocol import sip
 
 from switchboard.devkit.dev_config import (
+    DEV_GEMINI_NUMBER,
     DEV_LIVEKIT_TRUNK,
     DEV_NUMBER,
     EDGE_PUBLIC_URL,
@@ -152,11 +153,11 @@ class Platform:
 
 
 def configure_livekit(livekit: LiveKitEmulator) -> None:
-    """The outbound trunk call-control dials on, and an inbound trunk for our number with a dispatch rule."""
+    """The outbound trunk call-control dials on, and an inbound trunk for our numbers with a dispatch rule."""
     livekit.sip.add_outbound_trunk(
         sip.SIPOutboundTrunkInfo(sip_trunk_id=DEV_LIVEKIT_TRUNK, numbers=[DEV_NUMBER])
     )
-    trunk = livekit.sip.add_inbound_trunk(sip.SIPInboundTrunkInfo(numbers=[DEV_NUMBER]))
+    trunk = livekit.sip.add_inbound_trunk(sip.SIPInboundTrunkInfo(numbers=[DEV_NUMBER, DEV_GEMINI_NUMBER]))
     individual = sip.SIPDispatchRuleIndividual(room_prefix="call-")
     livekit.sip.add_dispatch_rule(
         sip.SIPDispatchRuleInfo(
@@ -226,12 +227,13 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pl
                     )
                 )
                 configure_livekit(livekit)
+                # the tests poll the API for records several times a second; its rate limit has its own tests
                 dev = DevPlatform(
                     nats.address,
                     state,
                     ports=ports,
                     keys=keys,
-                    extra_env={"LOG_LEVEL": "INFO"},
+                    extra_env={"LOG_LEVEL": "INFO", "RATE_LIMIT_PER_S": "50"},
                     nats_passwords=authorization.service_passwords,
                 )
                 group = ProcessGroup(colour=False)

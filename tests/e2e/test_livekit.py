@@ -5,10 +5,15 @@ the room with the real rtc SDK, and the emulator's SIP phone is the callee (or t
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import nats
 import pytest
 
-from switchboard.devkit.dev_config import DEV_NUMBER
+from switchboard.common.bus import subjects
+from switchboard.common.bus.codec import control_codec
+from switchboard.common.bus.messages import SendDtmf
+from switchboard.devkit.dev_config import DEV_GEMINI_NUMBER, DEV_NUMBER
 from switchboard.sim.livekit import Callee, LiveKitEmulator, SipPhone
 
 from .conftest import CALLEE, Platform
@@ -45,6 +50,21 @@ def _types(record: dict[str, object]) -> list[str]:
     return [entry["type"] for entry in timeline]
 
 
+async def _timeline_with(platform: Platform, call_id: str, *types: str) -> dict[str, object]:
+    """The record once its timeline has `types` (the edge reports `media_stopped` as it leaves the room, which
+    can be just after the caller's hang-up completed the record)."""
+    async with asyncio.timeout(10):
+        while not set(types) <= set(_types(record := await platform.call(call_id))):  # noqa: ASYNC110  # polling the API
+            await asyncio.sleep(0.2)
+    return record
+
+
+def _entries(record: dict[str, object], kind: str) -> list[dict[str, Any]]:
+    timeline = record["timeline"]
+    assert isinstance(timeline, list)
+    return [entry for entry in timeline if entry["type"] == kind]
+
+
 @pytest.mark.parametrize("profile", ["receptionist-openai", "receptionist-gemini"])
 async def test_an_outbound_livekit_call_greets_answers_takes_dtmf_and_ends_when_the_callee_hangs_up(
     platform: Platform, profile: str
@@ -66,14 +86,13 @@ async def test_an_outbound_livekit_call_greets_answers_takes_dtmf_and_ends_when_
     await phone.dtmf("5")
     record = await platform.wait_for_record(call_id, "in-progress")
     await phone.hang_up()
-    record = await platform.wait_for_record(call_id, "completed")
+    await platform.wait_for_record(call_id, "completed")
+    record = await _timeline_with(platform, call_id, "dtmf", "transcript", "media_stopped")
     assert record["transport"] == "livekit" and record["direction"] == "outbound"
-    types = _types(record)
-    assert "dtmf" in types and "transcript" in types and "media_stopped" in types
     timeline = record["timeline"]
     assert isinstance(timeline, list)
     statuses = [entry["status"] for entry in timeline if entry["type"] == "status"]
-    assert statuses.index("in-progress") < statuses.index("completed")  # ringing too, when the edge saw it
+    assert statuses.index("ringing") < statuses.index("in-progress") < statuses.index("completed"), statuses
 
 
 async def test_an_agents_hang_up_ends_the_livekit_call(platform: Platform) -> None:
@@ -110,8 +129,13 @@ async def test_a_livekit_call_that_does_not_connect_has_a_clear_outcome(
     assert "media_started" not in _types(record)
 
 
-async def test_an_inbound_livekit_call_is_answered_by_the_numbers_profile(platform: Platform) -> None:
-    phone = await emulator(platform).sip.place_inbound_call(CALLEE, DEV_NUMBER)
+@pytest.mark.parametrize(
+    ("number", "profile"), [(DEV_NUMBER, "receptionist-openai"), (DEV_GEMINI_NUMBER, "receptionist-gemini")]
+)
+async def test_an_inbound_livekit_call_is_answered_by_the_numbers_profile(
+    platform: Platform, number: str, profile: str
+) -> None:
+    phone = await emulator(platform).sip.place_inbound_call(CALLEE, number)
     async with asyncio.timeout(20):
         await phone.wait_for_audio()
         await phone.wait_for_silence(1.0)
@@ -123,8 +147,10 @@ async def test_an_inbound_livekit_call_is_answered_by_the_numbers_profile(platfo
     await phone.hang_up()
     call_id = "lk_" + phone.call_id
     record = await platform.wait_for_record(call_id, "completed")
-    assert record["direction"] == "inbound" and record["profile"] == "receptionist-openai"
-    assert record["to"] == DEV_NUMBER and record["from"] == CALLEE and record["transport"] == "livekit"
+    assert record["direction"] == "inbound" and record["profile"] == profile
+    assert record["to"] == number and record["from"] == CALLEE and record["transport"] == "livekit"
+    agents = [entry["component"] for entry in _entries(record, "attached")]
+    assert f"agent-{profile.rsplit('-', 1)[1]}" in agents, agents
 
 
 async def test_a_livekit_call_is_transferred_with_a_sip_refer(platform: Platform) -> None:
@@ -143,6 +169,63 @@ async def test_a_livekit_call_is_transferred_with_a_sip_refer(platform: Platform
     assert phone.transferred_to == f"tel:{human}"
     record = await platform.wait_for_record(call_id, "completed")
     assert record["ended_reason"] == "transferred" and "transferred" in _types(record)
+
+
+async def test_the_agents_dtmf_reaches_the_livekit_caller(platform: Platform) -> None:
+    call_id = await place_livekit_call(platform, "receptionist-openai")
+    phone = await phone_of(platform, call_id)
+    async with asyncio.timeout(20):
+        await phone.wait_for_audio()  # the agent is attached: it may play digits now
+    nc = await nats.connect(platform.nats.url)
+    try:  # what the agent's send_dtmf tool publishes
+        send = SendDtmf(digits="1#")
+        await nc.publish(subjects.control(call_id, send.type_name()), control_codec().encode(send))
+        async with asyncio.timeout(10):
+            digits = await phone.wait_for_dtmf(2)
+    finally:
+        await nc.close()
+    assert digits == "1#"
+    await phone.hang_up()
+    await platform.wait_for_record(call_id, "completed")
+
+
+async def test_a_livekit_call_survives_the_death_of_its_agent_replica(platform: Platform) -> None:
+    call_id = await place_livekit_call(platform, "receptionist-openai")
+    phone = await phone_of(platform, call_id)
+    async with asyncio.timeout(20):
+        await phone.wait_for_audio()
+        await phone.wait_for_silence(1.0)
+    (first,) = [
+        a for a in _entries(await platform.call(call_id), "attached") if a["component"] == "agent-openai"
+    ]
+    serving = str(first["instance"])
+    assert serving in platform.openai_agents and len(platform.openai_agents) >= 2, (
+        "a live replica to take over"
+    )
+
+    platform.kill_agent(serving)
+    killed_at = phone.elapsed_s()
+    async with asyncio.timeout(30):
+        resumed_at = await phone.wait_for_audio(after_s=killed_at)  # another replica speaks up
+        await phone.wait_for_silence(1.0)
+    print(f"FIGURE LiveKit agent replica killed: agent audio back after {resumed_at - killed_at:.2f} s")
+
+    spoken = await phone.say("I would like to book a cleaning.")
+    await spoken.wait()
+    said_at = phone.elapsed_s()
+    async with asyncio.timeout(15):
+        await phone.wait_for_audio(after_s=said_at)  # the conversation goes on with the new replica
+    await phone.hang_up()
+    record = await platform.wait_for_record(call_id, "completed", "failed")
+    assert record["status"] == "completed", record["ended_reason"]
+    agents = [a for a in _entries(record, "attached") if a["component"] == "agent-openai"]
+    assert [a["instance"] for a in agents][:1] == [serving] and len(agents) == 2, agents
+    assert agents[1]["instance"] in platform.openai_agents and agents[1]["detail"]["resumed"] is True
+    errors = _entries(record, "error")  # the lost replica, and nothing else
+    assert errors and all(
+        (e["code"], e["component"], e["retryable"]) == ("component_lost", "agent-openai", True)
+        for e in errors
+    ), errors
 
 
 async def test_a_barge_in_on_a_livekit_call_flushes_the_answer(platform: Platform) -> None:

@@ -23,6 +23,8 @@ from switchboard.devkit.readiness import ReadyProbe
 DEV_API_KEY = "dev-api-key-0123456789"
 EDGE_PUBLIC_URL = "wss://edge.switchboard.local/twilio/stream"
 DEV_NUMBER = "+14155550100"
+DEV_GEMINI_NUMBER = "+14155550101"
+"""A second number of the emulated providers: inbound calls to it reach the Gemini receptionist."""
 DEV_LIVEKIT_TRUNK = "ST_dev_outbound"
 """The outbound trunk of the LiveKit emulator in `make dev`."""
 NATS_USER_OF = {
@@ -232,6 +234,7 @@ class DevPlatform:
                      "--account-sid", keys.twilio_account_sid, "--auth-token", keys.twilio_auth_token,
                      "--media-route", f"{edge_public}=ws://127.0.0.1:{ports.edge}",
                      "--number", f"{DEV_NUMBER}=http://127.0.0.1:{ports.call_control}/twilio/voice",
+                     "--number", f"{DEV_GEMINI_NUMBER}=http://127.0.0.1:{ports.call_control}/twilio/voice",
                      "--status-callback", f"http://127.0.0.1:{ports.call_control}/twilio/status"],
                 )
             )  # fmt: skip
@@ -242,7 +245,8 @@ class DevPlatform:
                     [python, "-m", "switchboard.sim.livekit", "--port", str(ports.livekit_emulator),
                      "--api-key", keys.livekit_api_key, "--api-secret", keys.livekit_api_secret,
                      "--outbound-trunk", f"{DEV_LIVEKIT_TRUNK}={self.from_number}",
-                     "--inbound-number", self.from_number, "--room-prefix", "call-",
+                     "--inbound-number", self.from_number, "--inbound-number", DEV_GEMINI_NUMBER,
+                     "--room-prefix", "call-",
                      "--webhook", f"http://127.0.0.1:{ports.call_control}/livekit/webhook"],
                 )
             )  # fmt: skip
@@ -364,7 +368,8 @@ class DevPlatform:
                     if p.real_livekit and p.livekit_trunk
                     else DEV_LIVEKIT_TRUNK,
                     "INBOUND_PROFILES": os.environ.get(
-                        "SWITCHBOARD_INBOUND_PROFILES", f"{number}=receptionist-openai"
+                        "SWITCHBOARD_INBOUND_PROFILES",
+                        f"{number}=receptionist-openai,{DEV_GEMINI_NUMBER}=receptionist-gemini",
                     ),
                     # result webhooks may go to a receiver on this machine, in plain http
                     "RESULT_WEBHOOK_URL": os.environ.get("SWITCHBOARD_WEBHOOK_URL", ""),
