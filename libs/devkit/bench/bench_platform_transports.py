@@ -143,7 +143,7 @@ def print_report(results: dict[str, list[Level]], args: argparse.Namespace) -> N
     row("flush reaction p50 / p99 ms", lambda _, lv: pair(lv.report.barge_in_ms))
     row(
         "barge-ins matched / edge flushes",
-        lambda _, lv: f"{len(lv.report.barge_in_ms)} / {lv.edge_flushes}",
+        lambda _, lv: f"{len(lv.report.barge_in_ms)} / {'-' if lv.edge_flushes is None else lv.edge_flushes}",
     )
     row("→ ctl.clear (agent) p99 ms", lambda _, lv: ms(percentile(lv.report.barge_in_agent_ms, 99)))
     row(

@@ -45,9 +45,20 @@ Buckets = list[tuple[float, float]]
 # --- the services' own metrics ---------------------------------------------------------------------------------
 
 
-def _metrics(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        return str(response.read().decode())
+METRICS_TIMEOUT_S = 20.0
+"""A saturated service may take this long to answer a scrape; past it, its histograms are not reported."""
+
+
+def _metrics(port: int, say: Progress) -> str:
+    """The service's /metrics text; empty when it does not answer in time (its loop is saturated)."""
+    try:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/metrics", timeout=METRICS_TIMEOUT_S
+        ) as response:
+            return str(response.read().decode())
+    except OSError as exc:
+        say(f"no metrics from ops port {port} ({exc}): its own histograms are not reported for this level")
+        return ""
 
 
 def hop_buckets(text: str, stage: str) -> Buckets:
@@ -61,6 +72,8 @@ def hop_buckets(text: str, stage: str) -> Buckets:
 
 
 def _total(text: str, name: str) -> float:
+    if not text:
+        return float("nan")
     return sum(
         s.value for family in text_string_to_metric_families(text) for s in family.samples if s.name == name
     )
@@ -68,6 +81,8 @@ def _total(text: str, name: str) -> float:
 
 def histogram_p99_ms(before: Buckets, after: Buckets) -> float:
     """The 99th percentile of what a cumulative histogram counted between two scrapes (linear in a bucket)."""
+    if not before or not after:
+        return float("nan")  # a scrape that was not answered
     counts = [(le, a - b) for (le, a), (_, b) in zip(after, before, strict=True)]
     total = counts[-1][1] if counts else 0.0
     if total <= 0:
@@ -85,8 +100,7 @@ def histogram_p99_ms(before: Buckets, after: Buckets) -> float:
 
 
 @dataclass(frozen=True)
-class _Scrape:
-    usage: Sample
+class _Histograms:
     agent_in: Buckets
     edge_out: Buckets
     edge_flushes: float
@@ -146,8 +160,9 @@ class Level:
     """CPU the processes outside this benchmark took during the window, in cores."""
     own_caller_p99_ms: float = float("nan")
     own_agent_p99_ms: float = float("nan")
-    edge_flushes: int = 0
-    """Flushes the edge made in the window and the grace after it (its clear-reaction histogram's count)."""
+    edge_flushes: int | None = None
+    """Flushes the edge made in the window and the grace after it (its clear-reaction histogram's count); None
+    when the edge did not answer a scrape."""
     after_more: bool = False
     """Measured after a level with more calls, whose memory the services still hold."""
 
@@ -185,11 +200,10 @@ class LoadedPlatform:
     peak: int = 0
     """The most calls up so far."""
 
-    def _scrape(self) -> _Scrape:
-        edge = _metrics(self.ports.edge_ops)
-        return _Scrape(
-            sample(self.pids),
-            hop_buckets(_metrics(self.ports.agent_openai_ops), "agent_in"),
+    def _histograms(self) -> _Histograms:
+        edge = _metrics(self.ports.edge_ops, self.progress)
+        return _Histograms(
+            hop_buckets(_metrics(self.ports.agent_openai_ops, self.progress), "agent_in"),
             hop_buckets(edge, "edge_out"),
             _total(edge, EDGE_FLUSHES),
         )
@@ -209,29 +223,33 @@ class LoadedPlatform:
         up = await load.set_calls(count)
         await asyncio.sleep(settings.settle_s)
         say(f"{count} calls: {up} up, measuring {settings.seconds:.0f} s")
-        # /proc and /metrics are read outside the window: reading holds this process's loop, the tap's too.
-        before = self._scrape()
+        # /proc and /metrics are read outside the window: reading holds this process's loop, the tap's too. The
+        # CPU window is /proc's, read right before the window and right after it (a slow scrape is outside).
+        histograms_before = self._histograms()
+        before = sample(self.pids)
         await load.start_window()
         await asyncio.sleep(settings.seconds)
         report = await load.end_window()
-        after = self._scrape()
+        after = sample(self.pids)
+        histograms_after = self._histograms()
         assert self.idle is not None, "warm_up first"
         calls = max(1.0, (report.calls + report.calls_at_end) / 2)
-        window = after.usage.at - before.usage.at
+        window = after.at - before.at
         level = Level(count, up, report, after_more=self.peak > up)
         self.peak = max(self.peak, up)
         ours_s = 0.0
         for name in self.pids:
-            used_s = after.usage.cpu_s[name] - before.usage.cpu_s[name]
+            used_s = after.cpu_s[name] - before.cpu_s[name]
             ours_s += used_s
             level.cpu_ms[name] = used_s * 1000 / (calls * window)
-            level.mb_per_call[name] = (after.usage.rss_mb[name] - self.idle.rss_mb[name]) / calls
-        busy_s = after.usage.machine_busy_s - before.usage.machine_busy_s
+            level.mb_per_call[name] = (after.rss_mb[name] - self.idle.rss_mb[name]) / calls
+        busy_s = after.machine_busy_s - before.machine_busy_s
         level.busy_cores = busy_s / window
         level.others_cores = max(0.0, busy_s - ours_s) / window
-        level.own_caller_p99_ms = histogram_p99_ms(before.agent_in, after.agent_in)
-        level.own_agent_p99_ms = histogram_p99_ms(before.edge_out, after.edge_out)
-        level.edge_flushes = round(after.edge_flushes - before.edge_flushes)
+        level.own_caller_p99_ms = histogram_p99_ms(histograms_before.agent_in, histograms_after.agent_in)
+        level.own_agent_p99_ms = histogram_p99_ms(histograms_before.edge_out, histograms_after.edge_out)
+        flushes = histograms_after.edge_flushes - histograms_before.edge_flushes
+        level.edge_flushes = None if math.isnan(flushes) else round(flushes)
         say(
             f"{count} calls: p99 caller→agent {_ms(percentile(report.caller_ms, 99))} ms, "
             f"agent→caller {_ms(percentile(report.agent_ms, 99))} ms, "
