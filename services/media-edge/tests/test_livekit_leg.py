@@ -184,6 +184,40 @@ async def test_a_livekit_call_speaks_both_ways_with_barge_in_dtmf_and_the_caller
     assert hangups == [], "the caller hung up: nothing for call-control to end"
 
 
+async def test_a_ringing_phone_is_reported_and_the_agent_attached_once_it_answers(
+    client: Bus, media_edge: RunningEdgeFactory, agent: StandInAgent, emulator: LiveKitEmulator
+) -> None:
+    call_id = "lk-ringing"
+    await seed_call(client, call_id, transport="livekit", room="call-lk-ringing", status=CallStatus.INITIATED)
+    progress: list[CallProgress] = []
+
+    async def on_progress(message: Control) -> None:
+        if isinstance(message, CallProgress):
+            progress.append(message)
+
+    await client.subscribe_control(call_id, on_progress, CallProgress.type_name())
+    phone = Phone()
+    async with media_edge() as running, livekit_calls(running, emulator):
+        try:
+            reply = await request_attach(
+                client, subjects.edge_attach("livekit"), AttachRequest(call_id=call_id)
+            )
+            assert reply.accepted
+            await phone.join(emulator, "call-lk-ringing", status="ringing")
+            await wait_for(lambda: [p.status for p in progress] == ["ringing"], what="the ringing")
+            await asyncio.sleep(0.3)
+            assert call_id not in agent.calls, "no agent before the answer"
+            await phone.room.local_participant.set_attributes({"sip.callStatus": "active"})
+            await agent.wait_for_call(call_id)
+            await wait_for(
+                lambda: [(p.status, p.sequence) for p in progress] == [("ringing", 1), ("in-progress", 2)],
+                what="the answer",
+            )
+        finally:
+            await phone.hang_up()
+        await wait_for(lambda: not running.edge.sessions, what="the call to end")
+
+
 async def test_an_edge_with_the_wrong_secret_is_refused_and_asks_for_the_hang_up(
     client: Bus, media_edge: RunningEdgeFactory, agent: StandInAgent, emulator: LiveKitEmulator
 ) -> None:

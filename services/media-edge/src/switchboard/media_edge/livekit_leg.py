@@ -233,7 +233,9 @@ class LiveKitSession:
     def _on_attributes(self, changed: dict[str, str], participant: rtc.Participant) -> None:
         if isinstance(participant, rtc.RemoteParticipant) and self._caller is not None:
             if participant.sid == self._caller.sid:
-                self._follow_status(participant.attributes)
+                # `changed` holds this change's values; the SDK may hand over attributes already newer than it
+                # (ringing then active in quick succession would otherwise show `active` twice)
+                self._follow_status({**participant.attributes, **changed})
 
     def _on_participant_left(self, participant: rtc.RemoteParticipant) -> None:
         if self._caller is None or participant.sid != self._caller.sid:
