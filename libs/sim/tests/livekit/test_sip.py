@@ -227,6 +227,32 @@ async def test_the_phone_reports_audio_heard_after_the_agent_flushes(
         assert report.heard_ms > 400.0
         # The second of tone queued at the flush was never heard: only what was already on its way.
         assert phone.heard(cleared_at).audible_ms(cleared_at, cleared_at + 1.5) < 700.0
+        # Counted after the clear: what reached the server after it, at most the packet libwebrtc had taken.
+        assert clear.heard_after_ms <= 40.0
+    finally:
+        await agent.disconnect()
+
+
+async def test_a_flush_that_does_not_happen_is_counted_in_full(
+    emulator: LiveKitEmulator, lkapi: api.LiveKitAPI
+) -> None:
+    trunk_id = await outbound_trunk(lkapi)
+    agent = rtc.Room()
+    await agent.connect(emulator.ws_url, join_token("call-no-flush", "edge"))
+    try:
+        await lkapi.sip.create_sip_participant(dial_request(trunk_id, "call-no-flush"))
+        phone = emulator.sip.phone_in("call-no-flush", "phone")
+        assert phone is not None
+        _source, speaking = await publish_tone(agent, 440.0)
+        async with asyncio.timeout(15):
+            onset = await phone.wait_for_audio(after_s=0.0)
+        await asyncio.sleep(max(0.0, onset + 0.5 - phone.elapsed_s()))
+        speaking.cancel()  # the source still holds a second of tone, and nobody clears it
+        phone.note_clear()
+        await asyncio.sleep(1.0)
+        await phone.hang_up()
+        (clear,) = phone.report().clears
+        assert clear.heard_after_ms >= 250.0  # the whole leak window (300 ms) of tone sent after the clear
     finally:
         await agent.disconnect()
 

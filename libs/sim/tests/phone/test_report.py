@@ -107,3 +107,22 @@ def test_caller_speech_end_chains_back_to_back_utterances() -> None:
     assert caller_speech_end(speech, 1.5) == 3.0
     assert caller_speech_end(speech, 0.7) == 0.7
     assert caller_speech_end(speech, 4.5) == 5.0
+
+
+def test_audio_delivered_before_a_flush_is_not_counted_after_it_and_audio_sent_after_it_is() -> None:
+    # A SIP leg: nothing is dropped at the clear; each piece says when it reached the phone's side.
+    clock = FakeClock()
+    buffer = PlayoutBuffer(clock=clock)
+    clock.now = 0.5
+    buffer.append(loud(100), received_s=0.45)  # in flight at the clear: plays 0.5 → 0.6, after it
+    clock.now = 0.55
+    buffer.clear(drop=False)
+    buffer.append(loud(20), received_s=0.56)  # sent after the flush: counted
+    buffer.append(b"\xff" * 160, received_s=0.58)  # silence after it: not counted
+    clock.now = 1.0
+
+    (clear,) = build_report(record(buffer)).clears
+
+    assert clear.dropped_ms == 0.0
+    assert clear.heard_after_ms == pytest.approx(20.0)
+    assert buffer.heard(0.55).audible_ms() > 60  # the caller did hear the in-flight audio play out

@@ -11,6 +11,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from livekit.protocol import models
 
 from switchboard.sim.livekit import ids
+from switchboard.sim.livekit.arrivals import PacketArrivals
 
 
 @dataclass(slots=True)
@@ -76,6 +77,9 @@ class PublishedTrack:
     publisher: ParticipantState
     info: models.TrackInfo
     media: MediaStreamTrack
+    arrivals: PacketArrivals | None = (
+        None  # when its packets reached the server, for a track sent over WebRTC
+    )
 
     @property
     def sid(self) -> str:

@@ -14,11 +14,12 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiortc import RTCConfiguration, RTCIceCandidate, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
-from aiortc.jitterbuffer import JitterBuffer
+from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcconfiguration import RTCBundlePolicy
 from aiortc.rtcdatachannel import RTCDataChannel
 from aiortc.sdp import candidate_from_sdp
 
+from switchboard.sim.livekit.arrivals import ForwardingJitterBuffer, PacketArrivals
 from switchboard.sim.livekit.participant import PublishedTrack
 
 logger = logging.getLogger(__name__)
@@ -37,18 +38,28 @@ def new_peer_connection() -> RTCPeerConnection:
 
 
 def forward_without_delay(pc: RTCPeerConnection) -> None:
-    """Hand received audio packets on as they arrive, as an SFU forwards them.
+    """Hand received audio packets on as they arrive, as an SFU forwards them, noting when each one came.
 
-    aiortc's receiver holds four packets back for reordering (80 ms of Opus); LiveKit's SFU does not buffer,
-    and the client's own jitter buffer absorbs what the network does. Without this the emulator would add
-    latency the real path does not have, to every turn and every flush.
+    aiortc's receiver holds packets back for reordering (a frame waits for the next one, and four more by
+    default: up to 100 ms of Opus); LiveKit's SFU does not buffer, and the client's own jitter buffer absorbs what
+    the network does. Without this the emulator would add latency the real path does not have, to every turn and
+    every flush.
     """
     for receiver in pc.getReceivers():
         state = vars(receiver)
         buffer = state.get(_JITTER_BUFFER)
         if receiver.track is not None and receiver.track.kind == "audio" and buffer is not None:
-            if buffer._prefetch:  # not replaced yet: a renegotiation must not drop the packets of a live one
-                state[_JITTER_BUFFER] = JitterBuffer(capacity=buffer.capacity, prefetch=0)
+            if not isinstance(buffer, ForwardingJitterBuffer):  # a renegotiation keeps a live one's state
+                state[_JITTER_BUFFER] = ForwardingJitterBuffer(buffer.capacity, PacketArrivals())
+
+
+def arrivals_of(pc: RTCPeerConnection, track: MediaStreamTrack) -> PacketArrivals | None:
+    """When the packets of `track`, received on `pc`, reached the server (None for a track not stamped)."""
+    for receiver in pc.getReceivers():
+        buffer = vars(receiver).get(_JITTER_BUFFER)
+        if receiver.track is track and isinstance(buffer, ForwardingJitterBuffer):
+            return buffer.arrivals
+    return None
 
 
 def parse_candidate(candidate_init: str) -> RTCIceCandidate | None:

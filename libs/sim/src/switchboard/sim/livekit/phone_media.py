@@ -19,6 +19,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from switchboard.common.audio.g711 import ulaw_encode
+from switchboard.sim.livekit.arrivals import PacketArrivals
 from switchboard.sim.phone.messages import FRAME_SAMPLES, SAMPLE_RATE
 from switchboard.sim.phone.playout import PlayoutBuffer
 
@@ -67,10 +68,15 @@ class Earpiece:
     """
 
     def __init__(
-        self, track: MediaStreamTrack, buffer: PlayoutBuffer, on_first_frame: Callable[[Earpiece], None]
+        self,
+        track: MediaStreamTrack,
+        buffer: PlayoutBuffer,
+        on_first_frame: Callable[[Earpiece], None],
+        arrivals: PacketArrivals | None = None,
     ) -> None:
         self._track = track
         self._buffer = buffer
+        self._arrivals = arrivals
         self._on_first_frame = on_first_frame
         self.superseded = False  # a newer track speaks: this one is read but no longer played
         self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
@@ -91,10 +97,16 @@ class Earpiece:
                 if self.superseded:
                     self.frames += 1
                     continue
+                received_s = self._received_s(frame.pts)
                 for resampled in self._resampler.resample(frame):
                     samples = np.ascontiguousarray(resampled.to_ndarray().reshape(-1), dtype=np.int16)
-                    self._buffer.append(ulaw_encode(samples))
+                    self._buffer.append(ulaw_encode(samples), received_s=received_s)
                 self.frames += 1
+
+    def _received_s(self, pts: int | None) -> float | None:
+        """When the frame's packet reached the server, on the phone's timeline (None: unknown, take now)."""
+        at = self._arrivals.when(pts) if self._arrivals is not None else None
+        return None if at is None else max(0.0, at - self._buffer.origin)
 
     def stop(self) -> None:
         """Stop reading (the relay stops feeding this copy)."""

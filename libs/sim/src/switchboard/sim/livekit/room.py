@@ -12,6 +12,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from livekit.protocol import models
 
 from switchboard.sim.livekit import ids
+from switchboard.sim.livekit.arrivals import PacketArrivals
 from switchboard.sim.livekit.participant import Member, ParticipantState, PublishedTrack
 
 logger = logging.getLogger(__name__)
@@ -123,9 +124,15 @@ class Room:
             await member.participants_changed([info])
         await self._notify()
 
-    async def publish(self, state: ParticipantState, info: models.TrackInfo, media: MediaStreamTrack) -> None:
+    async def publish(
+        self,
+        state: ParticipantState,
+        info: models.TrackInfo,
+        media: MediaStreamTrack,
+        arrivals: PacketArrivals | None = None,
+    ) -> None:
         """`state` publishes `media` as `info`; every other member subscribes to it."""
-        track = PublishedTrack(publisher=state, info=info, media=media)
+        track = PublishedTrack(publisher=state, info=info, media=media, arrivals=arrivals)
         state.tracks[info.sid] = info
         self.tracks[info.sid] = track
         await self._announce(state)
@@ -170,7 +177,8 @@ class Room:
 
     def _relayed(self, track: PublishedTrack) -> PublishedTrack:
         """A per-subscriber copy of `track` whose media reads from one shared reader of the source."""
-        return PublishedTrack(track.publisher, track.info, self._relay.subscribe(track.media, buffered=False))
+        media = self._relay.subscribe(track.media, buffered=False)
+        return PublishedTrack(track.publisher, track.info, media, track.arrivals)
 
     async def _announce(self, state: ParticipantState) -> None:
         info = state.to_proto()

@@ -27,6 +27,7 @@ from switchboard.sim.livekit.peer import (
     LOSSY,
     RELIABLE,
     SubscriberPeer,
+    arrivals_of,
     forward_without_delay,
     new_peer_connection,
     parse_candidate,
@@ -220,7 +221,9 @@ class SignalSession:
             return
         info = self._pending_infos.pop(cid)
         self._published[track.id] = info.sid
-        self._spawn(self.room.publish(self._state, info, track))
+        forward_without_delay(self._publisher)  # the track event comes while the offer is being applied
+        arrivals = arrivals_of(self._publisher, track)
+        self._spawn(self.room.publish(self._state, info, track, arrivals))
 
     async def _on_mute(self, request: rtc.MuteTrackRequest) -> None:
         info = self._state.tracks.get(request.sid)

@@ -175,8 +175,16 @@ class SipPhone:
         self.counters.closed_by = "phone"
 
     def note_clear(self) -> None:
-        """Record that the agent's side flushed its audio now (for the report's audio-heard-after-a-clear)."""
-        self.buffer.clear()
+        """Record that the agent's side flushes its audio now (for the report's audio heard after a clear).
+
+        A SIP phone is never told of a flush: whoever sees it (a test on the bus) notes it here, at the moment
+        the edge is told to flush. Nothing is dropped: what reached the server before that moment was in
+        flight and plays out, as it would on a real line. The report counts, as heard after the clear, the
+        audible audio whose packets reached the server after it (`PacketArrivals`): what the agent's side
+        sent after it was told to flush. A flush that comes late, or never, lets its queued audio through and
+        is counted in full; what had already reached the server before is not.
+        """
+        self.buffer.clear(drop=False)
 
     # --- what the caller heard -----------------------------------------------------------------------
 
@@ -274,7 +282,7 @@ class SipPhone:
         if self._buffer is None:  # not answered yet: the caller hears the room from the answer on
             self._before_answer.append(track)
             return
-        earpiece = Earpiece(track.media, self._buffer, self._newest_speaks)
+        earpiece = Earpiece(track.media, self._buffer, self._newest_speaks, track.arrivals)
         self._earpieces.append(earpiece)
         self.counters.media_received += 1
         self._spawn(earpiece.run())

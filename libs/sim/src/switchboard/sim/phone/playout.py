@@ -134,8 +134,12 @@ class PlayoutBuffer:
 
     # Server messages.
 
-    def append(self, audio: bytes) -> None:
-        """Queue μ-law audio after what is already queued (or now, if the buffer ran empty)."""
+    def append(self, audio: bytes, *, received_s: float | None = None) -> None:
+        """Queue μ-law audio after what is already queued (or now, if the buffer ran empty).
+
+        `received_s` is when the audio reached the phone's side of the call, in seconds since the stream
+        started: now, unless it was delivered before it got to the buffer (through a SIP gateway's jitter buffer).
+        """
         if self.stopped or not audio:
             return
         now = self.now_sample()
@@ -146,7 +150,8 @@ class PlayoutBuffer:
             audio = audio[:room]
             if not audio:
                 return
-        self._segments.append(PlayedSegment(start, bytes(audio), self.generation, self.elapsed_s()))
+        received = self.elapsed_s() if received_s is None else received_s
+        self._segments.append(PlayedSegment(start, bytes(audio), self.generation, received))
         self._end = start + len(audio)
 
     def mark(self, name: str) -> list[str]:
@@ -163,13 +168,17 @@ class PlayoutBuffer:
             self._pending.append(record)
         return echoes
 
-    def clear(self) -> list[str]:
-        """Drop the unplayed audio; returns the marks to echo now: those already played, then all pending."""
+    def clear(self, *, drop: bool = True) -> list[str]:
+        """Drop the unplayed audio; returns the marks to echo now: those already played, then all pending.
+
+        Without `drop` the clear is only recorded: the agent's side flushed, but what had reached the phone
+        still plays (a SIP phone is never cleared; its own buffer plays out).
+        """
         if self.stopped:
             return []
         echoes = self.poll()
         now = self.now_sample()
-        dropped = self._truncate(now)
+        dropped = self._truncate(now) if drop else 0
         cleared = list(self._pending)
         self._pending.clear()
         at_s = self.elapsed_s()

@@ -6,12 +6,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
+import numpy as np
+
+from switchboard.common.audio.g711 import ulaw_decode
 from switchboard.sim.phone.heard import SILENCE_DBFS, HeardAudio
 from switchboard.sim.phone.messages import FRAME_MS, SAMPLE_RATE
 from switchboard.sim.phone.pacing import PacingStats
 from switchboard.sim.phone.playout import ClearRecord, MarkRecord, PlayedSegment
 
 LEAK_WINDOW_S = 0.3
+_LEAK_BLOCK_MS = 5.0
 UNDERRUN_MAX_S = 1.0
 
 
@@ -40,10 +44,12 @@ class Gap:
 class ClearReport:
     """One `clear` from the server.
 
-    `heard_after_ms` is audible audio the caller heard from the clear until `window_end_s`: the later of
-    `LEAK_WINDOW_S` after the clear and the end of the caller's speech under way at the clear (a new answer
-    cannot legitimately start while the caller is still talking). It counts audio of the interrupted answer
-    that reached the phone after the clear, and should be about 0.
+    `heard_after_ms` is audible audio the caller heard from the clear until `window_end_s` (the later of
+    `LEAK_WINDOW_S` after the clear and the end of the caller's speech under way at the clear: a new answer
+    cannot legitimately start while the caller is still talking) that reached the phone's side after the
+    clear. It is the interrupted answer's audio sent after the flush, and should be about 0. Audio delivered
+    before the clear is not counted: on Twilio the clear drops what is queued; a SIP gateway forwards what
+    reached it (its segments carry when it did), and that was in flight, not left unflushed.
     """
 
     at_s: float
@@ -203,6 +209,26 @@ def _clear_report(
         at_s=clear.at_s,
         dropped_ms=clear.dropped_ms,
         echoed_marks=clear.echoed_marks,
-        heard_after_ms=record.heard.audible_ms(clear.at_s, window_end, threshold_dbfs=silence_dbfs),
+        heard_after_ms=audible_received_after(record.segments, clear.at_s, window_end, silence_dbfs),
         window_end_s=window_end,
     )
+
+
+def audible_received_after(
+    segments: Sequence[PlayedSegment], at_s: float, until_s: float, silence_dbfs: float = SILENCE_DBFS
+) -> float:
+    """Milliseconds of audible audio that reached the phone at or after `at_s` and played before `until_s`.
+
+    The audio is taken as it arrived, in 5 ms blocks from its first sample, so that a packet counts what it
+    carries however it falls against the clock (the 10 ms blocks of `HeardAudio.audible_ms` on the timeline
+    would count up to 10 ms more).
+    """
+    first, last = round(at_s * SAMPLE_RATE), round(until_s * SAMPLE_RATE)
+    pieces = [
+        segment.audio[max(0, first - segment.start) : max(0, last - segment.start)]
+        for segment in segments
+        if segment.received_s >= at_s
+    ]
+    pcm = ulaw_decode(b"".join(pieces))
+    heard = HeardAudio(pcm, np.ones(pcm.size, dtype=np.bool_))
+    return heard.audible_ms(threshold_dbfs=silence_dbfs, block_ms=_LEAK_BLOCK_MS)
