@@ -247,7 +247,8 @@ class DevPlatform:
                      "--outbound-trunk", f"{DEV_LIVEKIT_TRUNK}={self.from_number}",
                      "--inbound-number", self.from_number, "--inbound-number", DEV_GEMINI_NUMBER,
                      "--room-prefix", "call-",
-                     "--webhook", f"http://127.0.0.1:{ports.call_control}/livekit/webhook"],
+                     "--webhook", f"http://127.0.0.1:{ports.call_control}/livekit/webhook",
+                     "--clears-from", self.nats_url],
                 )
             )  # fmt: skip
         if not p.openai_key:

@@ -2,11 +2,12 @@ r"""Run the LiveKit emulator on its own, e.g. for `make dev` without LiveKit cre
 
     python -m switchboard.sim.livekit --port 7880 --api-key devkey --api-secret devsecret… \\
         --outbound-trunk ST_outbound=+15550100000 --inbound-number +15550100000 --room-prefix call- \\
-        --webhook http://127.0.0.1:8080/livekit/webhook
+        --webhook http://127.0.0.1:8080/livekit/webhook --clears-from nats://127.0.0.1:4222
 
 Clients use `ws://127.0.0.1:7880` (rtc) and `http://127.0.0.1:7880` (livekit-api). `--inbound-number` creates an
 inbound trunk for the number and a `dispatchRuleIndividual` rule with `--room-prefix`; place a call with
-`POST /_emulator/inbound {"from": …, "to": …}` (see `switchboard.sim.livekit.control`).
+`POST /_emulator/inbound {"from": …, "to": …}` (see `switchboard.sim.livekit.control`). `--clears-from` watches a
+Switchboard bus for `ctl.clear` and notes each flush on the call's phone, so its report counts the barge-ins.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import signal
 from livekit.protocol import sip
 
 from switchboard.sim.livekit.auth import ApiKeys
+from switchboard.sim.livekit.clear_watch import ClearWatch
 from switchboard.sim.livekit.server import LiveKitEmulator
 
 logger = logging.getLogger("switchboard.sim.livekit")
@@ -46,6 +48,10 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--inbound-number", action="append", default=[], help="a number of the inbound trunk")
     parser.add_argument("--room-prefix", default="call-", help="room prefix of the inbound dispatch rule")
     parser.add_argument("--webhook", action="append", default=[], help="a URL that receives room webhooks")
+    parser.add_argument(
+        "--clears-from", default="", metavar="NATS_URL",
+        help="a Switchboard bus whose ctl.clear flushes are noted on the calls' phones (their barge-ins)",
+    )  # fmt: skip
     return parser.parse_args()
 
 
@@ -75,7 +81,12 @@ async def _run(arguments: argparse.Namespace) -> None:
         webhook_urls=arguments.webhook,
     )
     configure(emulator, arguments)
-    async with emulator:
+    async with emulator, contextlib.AsyncExitStack() as stack:
+        if arguments.clears_from:
+            watch = ClearWatch(emulator.sip)
+            await watch.start(arguments.clears_from)
+            stack.push_async_callback(watch.close)
+            logger.info("noting Switchboard's flushes from %s on the phones", arguments.clears_from)
         logger.info("LiveKit emulator listening on %s (API key %s)", emulator.ws_url, emulator.keys.api_key)
         await stop.wait()
 
