@@ -10,16 +10,17 @@ messages in production, where the only sign is the client's error callback.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import nats
 import pytest
 from nats.aio.client import Client as NatsClient
-from nats.errors import Error as NatsError
+from nats.js import api as js_api
 
 from switchboard.common.bus import subjects
-from switchboard.common.bus.connection import ensure_bucket, ensure_jetstream
+from switchboard.common.bus.connection import ensure_bucket, ensure_jetstream, ensure_stream
 from switchboard.common.bus.formats import AudioFormat, Direction
 from switchboard.common.bus.messages import (
     BargeIn,
@@ -43,6 +44,8 @@ from switchboard.common.bus.messages import (
     TranscriptTurn,
     Transfer,
 )
+from switchboard.common.recordings.layout import Manifest
+from switchboard.common.recordings.store import RecordingStore, ensure_recordings
 from switchboard.devkit.dev_config import NATS_USER_OF
 from switchboard.devkit.nats_authorization import NatsAuthorization, service_users
 from switchboard.devkit.nats_server import EmbeddedNats
@@ -324,13 +327,27 @@ async def test_each_service_user_sets_up_and_reads_the_platforms_jetstream_resou
     assert errors == []
 
 
+async def _server_answer_to_connect(server: EmbeddedNats, credentials: dict[str, str]) -> str:
+    """The server's answer to a CONNECT with these credentials (nats-py leaves its socket open on a refusal)."""
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        assert (await reader.readline()).startswith(b"INFO ")
+        connect = json.dumps({"verbose": False, "pedantic": False, **credentials})
+        writer.write(f"CONNECT {connect}\r\nPING\r\n".encode())
+        await writer.drain()
+        return (await asyncio.wait_for(reader.readline(), 5)).decode().strip()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
 async def test_an_anonymous_client_and_a_wrong_password_are_refused(server: EmbeddedNats) -> None:
-    with pytest.raises(NatsError, match="Authorization Violation"):
-        await nats.connect(server.address, allow_reconnect=False, max_reconnect_attempts=0)
-    with pytest.raises(NatsError, match="Authorization Violation"):
-        await nats.connect(
-            server.address, user="agent", password="wrong", allow_reconnect=False, max_reconnect_attempts=0
-        )
+    assert server.authorization is not None
+    assert await _server_answer_to_connect(server, {}) == "-ERR 'Authorization Violation'"
+    wrong = {"user": "agent", "pass": "wrong"}
+    assert await _server_answer_to_connect(server, wrong) == "-ERR 'Authorization Violation'"
+    right = {"user": "agent", "pass": server.authorization.passwords["agent"]}
+    assert await _server_answer_to_connect(server, right) == "PONG"
 
 
 async def test_the_dev_user_may_do_everything(server: EmbeddedNats) -> None:
@@ -345,3 +362,55 @@ async def test_the_dev_user_may_do_everything(server: EmbeddedNats) -> None:
     finally:
         await client.close()
     assert received == sent
+
+
+async def test_the_edge_writes_a_recording_that_call_control_reads_and_deletes(server: EmbeddedNats) -> None:
+    errors: list[str] = []
+    edge = await _connect(server, "media-edge", errors)
+    control = await _connect(server, "call-control", errors)
+    try:
+        written = RecordingStore(await ensure_recordings(edge.jetstream()))
+        await written.put_chunk(CALL, 0, b"\xff" * 1600)
+        await written.put_manifest(CALL, Manifest(chunks=1, size=1600, duration_ms=100))
+        store = RecordingStore(await ensure_recordings(control.jetstream()))
+        info = await store.info(CALL)
+        assert info is not None and info.size == 1600
+        assert b"".join([piece async for piece in store.read(CALL, info, 0, info.size)]) == b"\xff" * 1600
+        assert await store.delete(CALL)
+        assert await store.info(CALL) is None
+    finally:
+        await edge.close()
+        await control.close()
+    assert errors == []
+
+
+@pytest.mark.parametrize(
+    ("stream", "subject", "consumer"),
+    [
+        (subjects.WEBHOOKS_STREAM, subjects.webhook_outbox(CALL), subjects.WEBHOOK_DELIVERY_CONSUMER),
+        (subjects.CALL_SCHEDULE_STREAM, subjects.call_schedule(CALL), subjects.CALL_SCHEDULER_CONSUMER),
+        (
+            subjects.CALL_EVENTS_STREAM,
+            subjects.event(CALL, CallEnded.type_name()),
+            subjects.CALL_ENDED_CONSUMER,
+        ),
+    ],
+)
+async def test_call_control_acknowledges_the_messages_of_its_durable_consumers(
+    server: EmbeddedNats, stream: str, subject: str, consumer: str
+) -> None:
+    errors: list[str] = []
+    nc = await _connect(server, "call-control", errors)
+    try:
+        js = nc.jetstream()
+        await ensure_jetstream(js)
+        filter_subject = subject.rsplit(".", 1)[0] + ".>"
+        if stream != subjects.CALL_EVENTS_STREAM:
+            await ensure_stream(js, js_api.StreamConfig(name=stream, subjects=[filter_subject]))
+        await js.publish(subject, b"")
+        sub = await js.pull_subscribe(filter_subject, durable=consumer, stream=stream)
+        (msg,) = await sub.fetch(1, timeout=5)
+        await msg.ack_sync(timeout=5)  # answered by the server only if the ack was let through
+    finally:
+        await nc.close()
+    assert errors == []
