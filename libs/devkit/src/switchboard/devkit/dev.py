@@ -97,6 +97,7 @@ async def run_platform(options: DevOptions) -> int:
             bind_host=options.host,
             drain_s=DRAIN_S,
             nats_passwords=nats.authorization.service_passwords,
+            nats_tools_url=nats.url,
         )
         emulators = [spec.name for spec in platform.emulators()]
         say(
@@ -147,7 +148,7 @@ async def _serve(
         details = "; ".join(f"{name}: {why}" for name, why in not_ready.items())
         return _failed(group, stop, f"not ready after {time.monotonic() - started:.0f} s ({details})")
     async with _prometheus(platform, options, nats.monitor_url) as extra:
-        banner = ready_banner(platform, api_key, time.monotonic() - started, nats_tools_url=nats.url)
+        banner = ready_banner(platform, api_key, time.monotonic() - started)
         sys.stdout.write("\n".join([*banner[:2], *extra, *banner[2:]]) + "\n")
         sys.stdout.flush()
         stopped = asyncio.create_task(stop.wait())

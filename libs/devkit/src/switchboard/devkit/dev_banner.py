@@ -33,18 +33,11 @@ def demo_voice() -> str:
 
 
 def ready_banner(
-    platform: DevPlatform,
-    api_key: str,
-    seconds: float,
-    *,
-    cwd: Path | None = None,
-    nats_tools_url: str | None = None,
+    platform: DevPlatform, api_key: str, seconds: float, *, cwd: Path | None = None
 ) -> list[str]:
-    """The lines of the banner, printed once every service answers /readyz.
-
-    `nats_tools_url`: how a tool connects to NATS with every right (the dev user), when NATS has users.
-    """
+    """The lines of the banner, printed once every service answers /readyz."""
     ports, providers = platform.ports, platform.providers
+    nats_tools_url = platform.nats_tools_url
     host = platform.probe_host
     emulated = not (providers.real_twilio and providers.openai_key and providers.gemini_key)
     ops = ", ".join(

@@ -163,6 +163,9 @@ class DevPlatform:
     nats_passwords: Mapping[str, str] = field(default_factory=dict)
     """NATS user → password (`EmbeddedNats.authorization.service_passwords`): each service connects as its own
     user (`NATS_USER_OF`); empty: anonymously."""
+    nats_tools_url: str | None = None
+    """How the emulators that watch the bus connect (`EmbeddedNats.url`, the all-rights dev user); None:
+    `nats_url`."""
 
     def __post_init__(self) -> None:
         if urlsplit(self.nats_url).username is not None:
@@ -248,7 +251,7 @@ class DevPlatform:
                      "--inbound-number", self.from_number, "--inbound-number", DEV_GEMINI_NUMBER,
                      "--room-prefix", "call-",
                      "--webhook", f"http://127.0.0.1:{ports.call_control}/livekit/webhook",
-                     "--clears-from", self.nats_url],
+                     "--clears-from", self.nats_tools_url or self.nats_url],
                 )
             )  # fmt: skip
         if not p.openai_key:

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from urllib.parse import urlsplit
 
 from livekit.protocol import sip
 
@@ -86,7 +87,8 @@ async def _run(arguments: argparse.Namespace) -> None:
             watch = ClearWatch(emulator.sip)
             await watch.start(arguments.clears_from)
             stack.push_async_callback(watch.close)
-            logger.info("noting Switchboard's flushes from %s on the phones", arguments.clears_from)
+            where = urlsplit(arguments.clears_from)  # its credentials, if any, stay out of the log
+            logger.info("noting Switchboard's flushes from %s:%s on the phones", where.hostname, where.port)
         logger.info("LiveKit emulator listening on %s (API key %s)", emulator.ws_url, emulator.keys.api_key)
         await stop.wait()
 
