@@ -98,18 +98,28 @@ class SourcePlayback:
         self._source = source
         self.rate = source.sample_rate
         self.playhead: Playhead = QueuePlayhead(lambda: source.queued_duration, self.rate, clock)
+        self._flushes = 0
 
     async def write(self, chunk: SentChunk) -> None:
-        """Push the chunk into the source (it plays out in real time from there)."""
+        """Push the chunk into the source (it plays out in real time from there).
+
+        The SDK queues the frame from a task of its own: a flush while the frame is on its way in can come
+        before the frame lands, so a write that a flush overtook flushes again once the frame is in (the
+        downlink writes one chunk at a time, so nothing newer is in the source yet).
+        """
         frame = rtc.AudioFrame(chunk.payload, self.rate, 1, chunk.samples)
+        flushes = self._flushes
         try:
             await self._source.capture_frame(frame)
         except Exception as exc:  # the source is closed, or the room is gone
             raise StreamClosed(str(exc)) from exc
+        if self._flushes != flushes:
+            self._source.clear_queue()
 
     async def confirm(self, chunk: SentChunk) -> None:
         """Nothing to ask: the source's queue says what played."""
 
     async def flush(self) -> None:
         """`clear_queue()`: what the source still held is never heard."""
+        self._flushes += 1
         self._source.clear_queue()
