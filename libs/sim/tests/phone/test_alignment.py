@@ -26,3 +26,19 @@ def test_the_reference_is_found_on_the_timeline_and_the_cut_measured() -> None:
     assert span.distance_ms(1200) == 0.0
     assert span.distance_ms(1100) == pytest.approx(100, abs=10)
     assert span.distance_ms(span.silent_until_ms + 30) == pytest.approx(30)
+
+
+def test_the_phones_underruns_are_not_counted_as_heard() -> None:
+    reference = synthetic_voice("We have openings on Tuesday at nine in the morning.", SAMPLE_RATE)
+    cut, hole = int(1.2 * SAMPLE_RATE), int(0.06 * SAMPLE_RATE)  # 60 ms of nothing after the first 0.5 s
+    first = int(0.5 * SAMPLE_RATE)
+    pcm = np.concatenate(
+        [reference[:first], np.zeros(hole, np.int16), reference[first:cut], np.zeros(8000, np.int16)]
+    )
+    played = np.ones(pcm.size, dtype=np.bool_)
+    played[first : first + hole] = False
+    heard = HeardAudio(pcm, played)
+
+    span = heard_span(heard, reference, locate(heard, reference, 0.0, 1.0), 2.5)
+
+    assert span.heard_ms == pytest.approx(1200, abs=10)

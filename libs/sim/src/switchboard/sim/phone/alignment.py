@@ -3,7 +3,7 @@
 A test that knows what the model said (the emulators synthesize it) can tell how far into it the caller got,
 and compare that with what the agent reported as played (OpenAI's `conversation.item.truncate` `audio_end_ms`).
 The reference is located by cross-correlation; the answer was heard up to the end of its last audible block
-before `until_s`. Where the cut fell in a pause of the reference, the caller heard the same whatever the exact
+before `until_s`, less the phone's underruns on the way (stretches where its buffer ran empty). Where the cut fell in a pause of the reference, the caller heard the same whatever the exact
 cut: `HeardSpan` gives the range of cut points that sound alike.
 """
 
@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from switchboard.sim.phone.heard import SILENCE_DBFS, HeardAudio
 
-_BLOCK_MS = 10.0
+_BLOCK_MS = 5.0  # as fine as the leak measure: a 10 ms block would add up to 10 ms to what was heard
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,8 @@ def heard_span(
     """How much of `reference`, starting at `start_s` on the heard timeline, was heard before `until_s`."""
     heard_levels = heard.block_levels(start_s, until_s, block_ms=_BLOCK_MS)
     loud = np.flatnonzero(heard_levels > silence_dbfs)
-    heard_ms = 0.0 if loud.size == 0 else float(loud[-1] + 1) * _BLOCK_MS
+    end_s = start_s + (0.0 if loud.size == 0 else float(loud[-1] + 1) * _BLOCK_MS / 1000.0)
+    heard_ms = heard.played_ms(start_s, end_s)  # the phone's own underruns are silence, not the answer
     reference_audio = HeardAudio(reference, np.ones(reference.size, dtype=np.bool_), 0.0, heard.rate)
     reference_levels = reference_audio.block_levels(heard_ms / 1000.0, block_ms=_BLOCK_MS)
     next_loud = np.flatnonzero(reference_levels > silence_dbfs)
