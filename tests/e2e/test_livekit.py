@@ -265,9 +265,10 @@ async def test_a_barge_in_on_a_livekit_call_flushes_the_answer(platform: Platfor
     heard = [clear.heard_after_ms for clear in report.clears]
     print(f"FIGURE LiveKit barge-in ({profile}): audio heard after the clear {heard} ms")
     # Counted: what reached the LiveKit server after the edge was told to flush (SipPhone.note_clear). Measured
-    # 10-25 ms: the one 20 ms Opus packet libwebrtc had already taken from the AudioSource, and the codec's
-    # decay of the cut (5-10 ms above -50 dBFS). A flush a packet late, or none, is over the bound.
-    assert all(ms <= 30 for ms in heard), report.summary()
+    # 5-30 ms: the one 20 ms Opus packet libwebrtc had already taken from the AudioSource when it was cleared,
+    # and the codec's decay of the cut (up to 10 ms above -50 dBFS); the 20 ms target is that packet alone.
+    # A flush a packet late, or none, is over the bound.
+    assert all(ms <= 35 for ms in heard), report.summary()
     if profile == "receptionist-openai":
         _check_truncation(platform, phone, sessions_before, said_at, answer_at, report.clears[0].window_end_s)
     await phone.hang_up()
