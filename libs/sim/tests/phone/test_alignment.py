@@ -42,3 +42,14 @@ def test_the_phones_underruns_are_not_counted_as_heard() -> None:
     span = heard_span(heard, reference, locate(heard, reference, 0.0, 1.0), 2.5)
 
     assert span.heard_ms == pytest.approx(1200, abs=10)
+
+
+def test_frames_lost_on_the_way_do_not_shorten_how_far_the_caller_got() -> None:
+    reference = synthetic_voice("We have openings on Tuesday at nine in the morning.", SAMPLE_RATE)
+    lost = slice(int(0.4 * SAMPLE_RATE), int(0.5 * SAMPLE_RATE))  # 100 ms of the answer never arrived
+    pcm = np.concatenate([np.delete(reference[: int(1.2 * SAMPLE_RATE)], lost), np.zeros(8000, np.int16)])
+    heard = HeardAudio(pcm, np.ones(pcm.size, dtype=np.bool_))
+
+    span = heard_span(heard, reference, locate(heard, reference, 0.0, 0.3), 2.0)
+
+    assert span.heard_ms == pytest.approx(1200, abs=5)

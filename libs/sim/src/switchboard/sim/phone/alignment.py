@@ -2,8 +2,9 @@
 
 A test that knows what the model said (the emulators synthesize it) can tell how far into it the caller got,
 and compare that with what the agent reported as played (OpenAI's `conversation.item.truncate` `audio_end_ms`).
-The reference is located by cross-correlation; the answer was heard up to the end of its last audible block
-before `until_s`, less the phone's underruns on the way (stretches where its buffer ran empty). Where the cut fell in a pause of the reference, the caller heard the same whatever the exact
+The reference is located by cross-correlation, and so is the last of it heard (the 300 ms before the end of
+the last audible block before `until_s`): how far into the answer the caller got does not depend on what
+happened on the way (the phone's underruns, frames a loaded emulator lost). Where the cut fell in a pause of the reference, the caller heard the same whatever the exact
 cut: `HeardSpan` gives the range of cut points that sound alike.
 """
 
@@ -16,6 +17,8 @@ import numpy.typing as npt
 
 from switchboard.sim.phone.heard import SILENCE_DBFS, HeardAudio
 
+_TAIL_S = 0.3
+_SEARCH_S = 0.4  # less than half the synthetic voice's cycle of vowels, so one place matches
 _BLOCK_MS = 5.0  # as fine as the leak measure: a 10 ms block would add up to 10 ms to what was heard
 
 
@@ -64,6 +67,9 @@ def heard_span(
     loud = np.flatnonzero(heard_levels > silence_dbfs)
     end_s = start_s + (0.0 if loud.size == 0 else float(loud[-1] + 1) * _BLOCK_MS / 1000.0)
     heard_ms = heard.played_ms(start_s, end_s)  # the phone's own underruns are silence, not the answer
+    tail = heard.between(end_s - _TAIL_S, end_s)
+    if tail.size == round(_TAIL_S * heard.rate):  # where the last of it is in the reference: lost frames too
+        heard_ms = _position_ms(reference, tail, heard_ms, heard.rate)
     reference_audio = HeardAudio(reference, np.ones(reference.size, dtype=np.bool_), 0.0, heard.rate)
     reference_levels = reference_audio.block_levels(heard_ms / 1000.0, block_ms=_BLOCK_MS)
     next_loud = np.flatnonzero(reference_levels > silence_dbfs)
@@ -72,3 +78,20 @@ def heard_span(
     else:
         silent_until = reference_audio.duration_s * 1000.0
     return HeardSpan(start_s, heard_ms, silent_until)
+
+
+def _position_ms(
+    reference: npt.NDArray[np.int16], tail: npt.NDArray[np.int16], around_ms: float, rate: int
+) -> float:
+    """Where `tail` ends in `reference` (ms), searched within `_SEARCH_S` of `around_ms`."""
+    end = round(around_ms * rate / 1000)
+    lo = max(0, end - tail.size - round(_SEARCH_S * rate))
+    hi = min(reference.size, end + round(_SEARCH_S * rate))
+    window = reference[lo:hi].astype(np.float64)
+    if window.size < tail.size:
+        return around_ms
+    probe = tail.astype(np.float64)
+    size = 1 << int(np.ceil(np.log2(window.size + probe.size)))
+    correlation = np.fft.irfft(np.fft.rfft(window, size) * np.conj(np.fft.rfft(probe, size)), size)
+    lag = int(np.argmax(correlation[: window.size - probe.size + 1]))
+    return (lo + lag + tail.size) * 1000.0 / rate
