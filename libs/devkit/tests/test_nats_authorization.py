@@ -4,18 +4,24 @@ The server runs with deploy/k8s/nats-authorization.conf, the file production's n
 EmbeddedNats's dev config (as `make dev` and the end-to-end tests run it). For each service user, the subjects
 its service publishes and subscribes to (built with subjects.py, the names from messages.py) must pass, and
 subjects of another service's part must be refused: a missing grant fails here instead of dropping a call's
-messages in production, where the only sign is the client's error callback.
+messages in production, where the only sign is the client's error callback. docker-compose.yml's NATS, which
+includes the same file, is run here too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import nats
 import pytest
+import yaml
 from nats.aio.client import Client as NatsClient
 from nats.js import api as js_api
 
@@ -47,8 +53,14 @@ from switchboard.common.bus.messages import (
 from switchboard.common.recordings.layout import Manifest
 from switchboard.common.recordings.store import RecordingStore, ensure_recordings
 from switchboard.devkit.dev_config import NATS_USER_OF
-from switchboard.devkit.nats_authorization import NatsAuthorization, service_users
-from switchboard.devkit.nats_server import EmbeddedNats
+from switchboard.devkit.nats_authorization import (
+    DEV_USER,
+    SHARED_AUTHORIZATION,
+    NatsAuthorization,
+    service_users,
+)
+from switchboard.devkit.nats_server import EmbeddedNats, free_port, nats_server_binary
+from switchboard.devkit.processes import stop_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -327,9 +339,9 @@ async def test_each_service_user_sets_up_and_reads_the_platforms_jetstream_resou
     assert errors == []
 
 
-async def _server_answer_to_connect(server: EmbeddedNats, credentials: dict[str, str]) -> str:
+async def _server_answer_to_connect(host: str, port: int, credentials: dict[str, str]) -> str:
     """The server's answer to a CONNECT with these credentials (nats-py leaves its socket open on a refusal)."""
-    reader, writer = await asyncio.open_connection(server.host, server.port)
+    reader, writer = await asyncio.open_connection(host, port)
     try:
         assert (await reader.readline()).startswith(b"INFO ")
         connect = json.dumps({"verbose": False, "pedantic": False, **credentials})
@@ -343,11 +355,13 @@ async def _server_answer_to_connect(server: EmbeddedNats, credentials: dict[str,
 
 async def test_an_anonymous_client_and_a_wrong_password_are_refused(server: EmbeddedNats) -> None:
     assert server.authorization is not None
-    assert await _server_answer_to_connect(server, {}) == "-ERR 'Authorization Violation'"
+    assert await _server_answer_to_connect(server.host, server.port, {}) == "-ERR 'Authorization Violation'"
     wrong = {"user": "agent", "pass": "wrong"}
-    assert await _server_answer_to_connect(server, wrong) == "-ERR 'Authorization Violation'"
+    assert (
+        await _server_answer_to_connect(server.host, server.port, wrong) == "-ERR 'Authorization Violation'"
+    )
     right = {"user": "agent", "pass": server.authorization.passwords["agent"]}
-    assert await _server_answer_to_connect(server, right) == "PONG"
+    assert await _server_answer_to_connect(server.host, server.port, right) == "PONG"
 
 
 async def test_the_dev_user_may_do_everything(server: EmbeddedNats) -> None:
@@ -414,3 +428,69 @@ async def test_call_control_acknowledges_the_messages_of_its_durable_consumers(
     finally:
         await nc.close()
     assert errors == []
+
+
+COMPOSE = SHARED_AUTHORIZATION.parents[2] / "docker-compose.yml"
+PREFIX_OF = {name: name.replace("-", "_").upper() + "_" for name in NATS_USER_OF}
+
+
+@dataclass(frozen=True)
+class ComposeNats:
+    """docker-compose.yml's NATS service, run here by nats-server itself with its config, mounts and env."""
+
+    host: str
+    port: int
+    environment: dict[str, str]
+    services: dict[str, dict[str, object]]
+
+
+@pytest.fixture
+def compose_nats(tmp_path: Path) -> Iterator[ComposeNats]:
+    services = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))["services"]
+    nats_service = services["nats"]
+    for volume in nats_service["volumes"]:
+        source, _, target = volume.partition(":")
+        if source.startswith("./"):
+            shutil.copyfile(COMPOSE.parent / source, tmp_path / Path(target.split(":")[0]).name)
+    config = nats_service["command"][nats_service["command"].index("-c") + 1]
+    port = free_port()
+    args = [nats_server_binary(), "-c", str(tmp_path / Path(config).name), "-a", "127.0.0.1", "-p", str(port)]
+    args += ["-js", "-sd", str(tmp_path / "store")]
+    environment = {name: str(value) for name, value in nats_service["environment"].items()}
+    process = subprocess.Popen(
+        args, env={**os.environ, **environment}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        yield ComposeNats("127.0.0.1", port, environment, services)
+    finally:
+        stop_process(process)
+
+
+async def test_composes_nats_lets_each_service_in_as_its_user_and_no_one_anonymously(
+    compose_nats: ComposeNats,
+) -> None:
+    address = f"nats://{compose_nats.host}:{compose_nats.port}"
+    for service, prefix in PREFIX_OF.items():
+        service_env = compose_nats.services[service]["environment"]
+        assert isinstance(service_env, dict)
+        assert service_env[f"{prefix}NATS_USER"] == NATS_USER_OF[service], service
+        client = await _retrying_connect(
+            address, service_env[f"{prefix}NATS_USER"], str(service_env[f"{prefix}NATS_PASSWORD"])
+        )
+        await client.close()
+    dev = await _retrying_connect(address, DEV_USER, compose_nats.environment["NATS_PASSWORD_DEV"])
+    await dev.close()
+    refused = await _server_answer_to_connect(compose_nats.host, compose_nats.port, {})
+    assert refused == "-ERR 'Authorization Violation'"
+
+
+async def _retrying_connect(address: str, user: str, password: str) -> NatsClient:
+    """A client once the server listens (it was just started)."""
+    async with asyncio.timeout(10):
+        while True:
+            try:
+                return await nats.connect(
+                    address, user=user, password=password, allow_reconnect=False, connect_timeout=1
+                )
+            except OSError:
+                await asyncio.sleep(0.05)
