@@ -142,6 +142,11 @@ class LoadSettings:
     transcode: Literal["inline", "service"] = "inline"
     settle_s: float = 6.0
     seconds: float = 20.0
+    pause_s: tuple[float, float] = (1.0, 3.0)
+    """How the callees behave, as in `LoadOptions`: the pause after an answer, the share of answers spoken over
+    and how far into them."""
+    barge_in_share: float = 1 / 3
+    barge_in_after_s: tuple[float, float] = (0.5, 1.5)
 
 
 @dataclass
@@ -210,10 +215,11 @@ class LoadedPlatform:
 
     async def warm_up(self, calls: int, seconds: float = 10.0) -> None:
         """A round of `calls` calls, hung up, a pause; then the idle memory every level is compared with."""
-        await self.load.set_calls(calls)
-        await asyncio.sleep(seconds)
-        await self.load.set_calls(0)
-        await asyncio.sleep(5)
+        if calls:
+            await self.load.set_calls(calls)
+            await asyncio.sleep(seconds)
+            await self.load.set_calls(0)
+            await asyncio.sleep(5)
         self.idle = sample(self.pids)
 
     async def measure(self, count: int) -> Level:
@@ -318,6 +324,9 @@ async def loaded_platform(settings: LoadSettings, progress: Progress) -> AsyncIt
             nice=settings.nice,
             log_dir=str(state),
             edge_transcodes=settings.transcode == "inline",
+            pause_s=settings.pause_s,
+            barge_in_share=settings.barge_in_share,
+            barge_in_after_s=settings.barge_in_after_s,
         )
         group = ProcessGroup(colour=False)
         try:
