@@ -31,6 +31,7 @@ from switchboard.media_edge.call import EdgeCall
 from switchboard.media_edge.call_setup import Refusal, claim_call
 from switchboard.media_edge.edge import MediaEdge
 from switchboard.media_edge.leg import LegIds
+from switchboard.media_edge.livekit_events import own_frames_only, room_events_only
 from switchboard.media_edge.livekit_playback import SourcePlayback
 
 logger = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ class LiveKitSession:
                 self._refused("livekit_refused", str(exc))
                 await self._hang_up("livekit_refused")
                 return
+            room_events_only(self._room)
             source = rtc.AudioSource(agent_out.rate, 1)
             track = rtc.LocalAudioTrack.create_audio_track("agent", source)
             await self._room.local_participant.publish_track(
@@ -325,6 +327,7 @@ class LiveKitSession:
         started = time.monotonic()
         seq = 0
         try:
+            own_frames_only(stream)
             async for event in stream:
                 seq += 1
                 frame = event.frame
