@@ -48,6 +48,20 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu_s(pid: int) -> dict[str, float]:
+    """CPU seconds of each of the process's threads, summed by thread name (the SDK's native threads are named)."""
+    by_name: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended
+            continue
+        used = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        by_name[name] = by_name.get(name, 0.0) + used
+    return by_name
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -185,9 +199,11 @@ async def main(args: argparse.Namespace) -> int:
             await asyncio.sleep(3.0)  # every call's media flowing
             busy_mb = rss_mb(edge.pid)
             before, started = cpu_s(edge.pid), time.monotonic()
+            threads_before = thread_cpu_s(edge.pid)
             await asyncio.sleep(args.seconds)
             window = time.monotonic() - started
             used = cpu_s(edge.pid) - before
+            threads_after = thread_cpu_s(edge.pid)
             await lkapi.aclose()
             await agent.stop()
             await nc.drain()
@@ -208,6 +224,14 @@ async def main(args: argparse.Namespace) -> int:
     print(
         f"  edge CPU: {used / window * 100:.0f}% of a core, {per_call_second_ms:.1f} ms of CPU per call-second"
     )
+    by_thread = sorted(
+        ((threads_after[name] - threads_before.get(name, 0.0), name) for name in threads_after), reverse=True
+    )
+    print(
+        "  edge CPU by thread (share of a core; `python` is the event loop, the others the SDK's native side):"
+    )
+    for thread_used, name in by_thread[:8]:
+        print(f"    {name:<16} {thread_used / window * 100:4.0f}%")
     ok = per_call_mb <= TARGET_MB_PER_CALL
     print(f"  target: at most {TARGET_MB_PER_CALL:.0f} MB per call ({'PASS' if ok else 'FAIL'})")
     return 0 if ok else 1
