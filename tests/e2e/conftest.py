@@ -40,8 +40,9 @@ LONG_ANSWER = (
     "the afternoon, and on Friday at four. Which one would suit you best?"
 )
 GOODBYE = "Thank you for calling, have a wonderful day. Goodbye!"
-OPENAI_REPLICAS = ("agent-openai-a", "agent-openai-b", "agent-openai-c")
-"""agent-openai runs three replicas (by these instance ids), so two tests can each kill the one serving a call."""
+OPENAI_REPLICAS = 3
+"""agent-openai runs three replicas (instance ids agent-openai-a, -b, …): a test that kills one serving a call
+finds another to take it over, and a new one is started in its place."""
 
 
 def openai_script() -> Script:
@@ -96,7 +97,11 @@ class Platform:
     """The LiveKit emulator (its SIP service dials and places the LiveKit calls)."""
     nats_log: Path | None = None
     """nats-server's log: a message a service may not send or receive is logged there as a violation."""
+    group: ProcessGroup | None = None
+    openai_spec: ProcessSpec | None = None
+    """How an agent-openai replica is started (its instance id and ops port are added)."""
     _nats_log_read: int = 0
+    _replicas_started: int = 0
 
     def new_permission_violations(self) -> list[str]:
         """The violations nats-server logged since the last look (a grant missing from the shared file)."""
@@ -142,9 +147,28 @@ class Platform:
             )
             return await call.wait_for_phone()
 
-    def kill_agent(self, instance: str) -> None:
-        """SIGKILL an agent-openai replica: the pod dies, nothing drains."""
+    async def start_openai_replica(self) -> str:
+        """Start one more agent-openai replica (not waiting for it to be ready); its instance id."""
+        assert self.group is not None and self.openai_spec is not None
+        instance = f"agent-openai-{chr(ord('a') + self._replicas_started)}"
+        self._replicas_started += 1
+        port = free_port()
+        self.ops_ports.setdefault("agent-openai", []).append(port)
+        env = {
+            **self.openai_spec.env,
+            "AGENT_OPENAI_INSTANCE_ID": instance,
+            "AGENT_OPENAI_OPS_PORT": str(port),
+        }
+        self.openai_agents[instance] = await self.group.start(
+            ProcessSpec(instance, self.openai_spec.argv, env)
+        )
+        return instance
+
+    async def kill_agent(self, instance: str) -> None:
+        """SIGKILL an agent-openai replica: the pod dies, nothing drains; and, as its Deployment would, start a
+        new one in its place, so each test that kills one finds the same number of replicas."""
         self.openai_agents.pop(instance).send_signal(signal.SIGKILL)
+        await self.start_openai_replica()
 
     async def calls_count(self) -> int:
         async with self.http.get(f"{self.api}/v1/calls?limit=100", headers=self.auth) as response:
@@ -237,7 +261,6 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pl
                     nats_passwords=authorization.service_passwords,
                 )
                 group = ProcessGroup(colour=False)
-                openai_agents: dict[str, asyncio.subprocess.Process] = {}
                 ops_ports = {
                     "transcoder": [ports.transcoder_ops],
                     "media-edge": [ports.edge_ops],
@@ -245,42 +268,35 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pl
                     "call-control": [ports.call_control_ops],
                     "agent-openai": [],
                 }
-                for spec in dev.services():
-                    if spec.name != "agent-openai":
-                        await group.start(spec)
-                        continue
-                    for instance in OPENAI_REPLICAS:
-                        ops_ports["agent-openai"].append(free_port())
-                        replica = ProcessSpec(
-                            instance,
-                            spec.argv,
-                            {
-                                **spec.env,
-                                "AGENT_OPENAI_INSTANCE_ID": instance,
-                                "AGENT_OPENAI_OPS_PORT": str(ops_ports["agent-openai"][-1]),
-                            },
-                        )
-                        openai_agents[instance] = await group.start(replica)
                 try:
                     async with aiohttp.ClientSession() as http:
-                        async with asyncio.timeout(120):
-                            for port in [port for replicas in ops_ports.values() for port in replicas]:
-                                while not await _ready(http, port):
-                                    assert not group.exited.is_set(), "a service exited during start-up"
-                                    await asyncio.sleep(0.2)
-                        yield Platform(
+                        platform = Platform(
                             f"http://127.0.0.1:{ports.call_control}",
                             keys,
                             twilio,
                             openai,
                             gemini,
                             http,
-                            openai_agents,
+                            {},
                             nats,
                             ops_ports,
                             nats.monitor_url or "",
                             livekit,
                             state / "nats.log",
+                            group,
                         )
+                        for spec in dev.services():
+                            if spec.name != "agent-openai":
+                                await group.start(spec)
+                                continue
+                            platform.openai_spec = spec
+                            for _ in range(OPENAI_REPLICAS):
+                                await platform.start_openai_replica()
+                        async with asyncio.timeout(120):
+                            for port in [port for replicas in ops_ports.values() for port in replicas]:
+                                while not await _ready(http, port):
+                                    assert not group.exited.is_set(), "a service exited during start-up"
+                                    await asyncio.sleep(0.2)
+                        yield platform
                 finally:  # also when start-up fails: no service outlives the session
                     await group.stop()

@@ -188,7 +188,7 @@ async def test_a_replica_lost_mid_flow_is_taken_over_at_the_same_field(flows: Pl
     for line in lines[:3]:  # permission, name, name confirmed: the agent asks for the tractor number
         await answer(phone, line)
     attached = [a for a in entries(await flows.call(call_id), "attached") if a["component"] == "agent-openai"]
-    flows.kill_agent(str(attached[0]["instance"]))
+    await flows.kill_agent(str(attached[0]["instance"]))
     killed_at = phone.elapsed_s()
     try:
         async with asyncio.timeout(40):

@@ -206,7 +206,7 @@ async def test_a_livekit_call_survives_the_death_of_its_agent_replica(platform: 
         "a live replica to take over"
     )
 
-    platform.kill_agent(serving)
+    await platform.kill_agent(serving)
     killed_at = phone.elapsed_s()
     async with asyncio.timeout(30):
         resumed_at = await phone.wait_for_audio(after_s=killed_at)  # another replica speaks up

@@ -28,7 +28,7 @@ async def test_a_call_survives_the_death_of_its_agent_replica(platform: Platform
     ]
     serving = str(first["instance"])
 
-    platform.kill_agent(serving)
+    await platform.kill_agent(serving)
     killed_at = phone.elapsed_s()
     async with asyncio.timeout(30):
         resumed_at = await phone.wait_for_audio(after_s=killed_at)  # the other replica speaks up
