@@ -438,14 +438,28 @@ async def _serve_phones(endpoints: Endpoints, options: LoadOptions, commands: as
     )
     async with emulator:
         callees = Callees(options)
-        watcher = asyncio.create_task(_follow_twilio_calls(emulator, callees))
-        say_ready(base_url=emulator.base_url)
-        try:
-            await CommandLoop({"status": callees.status, "report": callees.report}).serve(commands)
-        finally:
-            watcher.cancel()
-            await asyncio.gather(watcher, return_exceptions=True)
-            await callees.aclose()
+        await serve_callees(callees, _follow_twilio_calls(emulator, callees), emulator.base_url, commands)
+
+
+async def serve_callees(
+    callees: Callees,
+    follow_calls: Coroutine[Any, Any, None],
+    base_url: str,
+    commands: asyncio.StreamReader,
+) -> None:
+    """Serve one worker's callees until told to stop, then close every one.
+
+    `follow_calls` hands each new call to `callees`; the worker says ready with the emulator's `base_url`, then
+    answers `status` and `report`.
+    """
+    watcher = asyncio.create_task(follow_calls)
+    say_ready(base_url=base_url)
+    try:
+        await CommandLoop({"status": callees.status, "report": callees.report}).serve(commands)
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+        await callees.aclose()
 
 
 class _SpeechStarts(list[RecordedEvent]):

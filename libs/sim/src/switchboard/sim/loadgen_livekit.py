@@ -21,7 +21,7 @@ import uvloop
 from livekit.protocol import sip
 
 from switchboard.sim.livekit import ApiKeys, Callee, LiveKitEmulator, SipPhone
-from switchboard.sim.loadgen import Callees, CommandLoop, Endpoints, LoadOptions, run_worker, say_ready
+from switchboard.sim.loadgen import Callees, Endpoints, LoadOptions, run_worker, serve_callees
 from switchboard.sim.phone import PacingStats
 from switchboard.sim.phone.outbound import Utterance
 from switchboard.sim.phone.playout import PlayoutBuffer
@@ -99,14 +99,7 @@ async def serve_sip_phones(
     emulator.sip.default_callee = Callee.answering(options.ring_s)
     async with emulator:
         callees = Callees(options)
-        watcher = asyncio.create_task(_follow_sip_phones(emulator, callees))
-        say_ready(base_url=emulator.http_url)
-        try:
-            await CommandLoop({"status": callees.status, "report": callees.report}).serve(commands)
-        finally:
-            watcher.cancel()
-            await asyncio.gather(watcher, return_exceptions=True)
-            await callees.aclose()
+        await serve_callees(callees, _follow_sip_phones(emulator, callees), emulator.http_url, commands)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
