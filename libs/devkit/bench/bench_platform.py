@@ -58,6 +58,9 @@ from switchboard.devkit.platform_load import (
     LoadedPlatform,
     LoadSettings,
     loaded_platform,
+    ms,
+    pair,
+    say,
 )
 from switchboard.sim.loadgen import percentile
 
@@ -110,18 +113,6 @@ async def run(args: argparse.Namespace) -> tuple[list[Level], str]:
 
 
 # --- report ---------------------------------------------------------------------------------------------------
-
-
-def say(text: str) -> None:
-    print(f"bench: {text}", file=sys.stderr, flush=True)
-
-
-def ms(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:.1f}"
-
-
-def pair(values: list[float]) -> str:
-    return f"{ms(percentile(values, 50))} / {ms(percentile(values, 99))}"
 
 
 def print_report(levels: list[Level], searched: str, args: argparse.Namespace) -> None:

@@ -48,14 +48,22 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import sys
 from collections.abc import Callable
 
 import uvloop
 
-from switchboard.devkit.platform_load import EMULATORS, SERVICES, Level, LoadSettings, loaded_platform
+from switchboard.devkit.platform_load import (
+    EMULATORS,
+    SERVICES,
+    Level,
+    LoadSettings,
+    loaded_platform,
+    ms,
+    pair,
+    say,
+)
 from switchboard.sim.loadgen import percentile
 
 TRANSPORTS = ("twilio", "livekit")
@@ -85,18 +93,6 @@ async def run(args: argparse.Namespace) -> dict[str, list[Level]]:
 
 
 # --- report ---------------------------------------------------------------------------------------------------
-
-
-def say(text: str) -> None:
-    print(f"bench: {text}", file=sys.stderr, flush=True)
-
-
-def ms(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:.1f}"
-
-
-def pair(values: list[float]) -> str:
-    return f"{ms(percentile(values, 50))} / {ms(percentile(values, 99))}"
 
 
 def cores(level: Level, name: str) -> float:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import math
 import os
+import sys
 import tempfile
 import time
 import urllib.request
@@ -257,16 +258,28 @@ class LoadedPlatform:
         flushes = histograms_after.edge_flushes - histograms_before.edge_flushes
         level.edge_flushes = None if math.isnan(flushes) else round(flushes)
         say(
-            f"{count} calls: p99 caller→agent {_ms(percentile(report.caller_ms, 99))} ms, "
-            f"agent→caller {_ms(percentile(report.agent_ms, 99))} ms, "
-            f"barge-in {_ms(percentile(report.barge_in_ms, 99))} ms, "
+            f"{count} calls: p99 caller→agent {ms(percentile(report.caller_ms, 99))} ms, "
+            f"agent→caller {ms(percentile(report.agent_ms, 99))} ms, "
+            f"barge-in {ms(percentile(report.barge_in_ms, 99))} ms, "
             f"CPU {level.services_cpu_ms:.1f} ms per call-second, machine busy {level.busy_cores:.2f} cores"
         )
         return level
 
 
-def _ms(value: float) -> str:
+def say(text: str) -> None:
+    """A benchmark's progress line, on stderr (its report goes to stdout)."""
+    sys.stderr.write(f"bench: {text}\n")
+    sys.stderr.flush()
+
+
+def ms(value: float) -> str:
+    """Milliseconds to one decimal, `-` when not measured."""
     return "-" if math.isnan(value) else f"{value:.1f}"
+
+
+def pair(values: list[float]) -> str:
+    """p50 / p99 of `values`, in ms."""
+    return f"{ms(percentile(values, 50))} / {ms(percentile(values, 99))}"
 
 
 def _log_tails(directory: Path, say: Progress) -> None:
